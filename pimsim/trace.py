@@ -135,7 +135,7 @@ def conv_out_size(n_in: int, k: int, s: int, p: int) -> int:
     return (n_in + 2 * p - k) // s + 1
 
 
-@dataclass
+@dataclass(eq=False)
 class Trace:
     """An in-memory trace: metadata, layers and arrays (spikes kept bit-packed)."""
 

@@ -1,0 +1,259 @@
+"""Activity statistics of a trace: what depends on the spikes, not on the costs.
+
+For every layer, the Numba kernels compute, over all samples and time steps,
+
+* ``events``: the number of synaptic events per output channel, E = sum_{n,t,p} B[n,t,p],
+  where B[n,t,p] is the count of input spikes (over all input channels) inside the receptive
+  field of output position p (exact at borders: padded taps hold no input). Every output
+  channel sees the same inputs, so synaptic_ops = C_out x E. B is a box sum over the
+  channel-summed spike map, taken from a 3-D prefix sum in O(positions) per step.
+* a histogram of the **tile maxima**: output positions (row-major over D, H, W) are grouped
+  into tiles of ``pe_rows`` consecutive positions (one position per PE row); the histogram
+  counts, over (n, t, tile), how often the busiest PE of a tile had load b. The cost model turns
+  it into cycles for any lane count L as sum_b count[b] * ceil(b / L) without rerunning the
+  kernel.
+
+For the analog first layer the same kernel runs on an all-ones map, giving the dense in-bounds
+fan-in per position, and on the bit planes (or DAC chunks) of the quantized input, giving the
+number of driven PIM wordlines. Statistics depend on (trace, pe_rows) and, for the PIM, on
+(input mode, DAC bits); they are cached in memory per trace object.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from pimsim.jit import kernel
+from pimsim.trace import LayerSpec, Trace
+
+
+@kernel
+def _box_activity(spk, kd, kh, kw, sd, sh, sw, pd, ph, pw, od_n, oh_n, ow_n, rows,
+                  hist, box_t, spk_t):  # pragma: no cover - compiled
+    """Accumulate box-sum events per step, spikes per step and the tile-max histogram.
+
+    spk: bool (n, T, C, D, H, W). hist: int64 (max_box + 1,). box_t, spk_t: int64 (T,).
+    """
+    n, tt, cc, dd, hh, ww = spk.shape
+    npos = od_n * oh_n * ow_n
+    pref = np.zeros((dd + 1, hh + 1, ww + 1), dtype=np.int64)
+    cnt = np.zeros((dd, hh, ww), dtype=np.int64)
+    for i in range(n):
+        for t in range(tt):
+            cnt[:, :, :] = 0
+            total = 0
+            for c in range(cc):
+                for d in range(dd):
+                    for h in range(hh):
+                        for w in range(ww):
+                            if spk[i, t, c, d, h, w]:
+                                cnt[d, h, w] += 1
+                                total += 1
+            spk_t[t] += total
+            for d in range(dd):
+                for h in range(hh):
+                    for w in range(ww):
+                        pref[d + 1, h + 1, w + 1] = (
+                            cnt[d, h, w]
+                            + pref[d, h + 1, w + 1] + pref[d + 1, h, w + 1] + pref[d + 1, h + 1, w]
+                            - pref[d, h, w + 1] - pref[d, h + 1, w] - pref[d + 1, h, w]
+                            + pref[d, h, w]
+                        )
+            p = 0
+            tmax = 0
+            for od in range(od_n):
+                d0 = od * sd - pd
+                d1 = min(d0 + kd, dd)
+                d0 = max(d0, 0)
+                for oh in range(oh_n):
+                    h0 = oh * sh - ph
+                    h1 = min(h0 + kh, hh)
+                    h0 = max(h0, 0)
+                    for ow in range(ow_n):
+                        w0 = ow * sw - pw
+                        w1 = min(w0 + kw, ww)
+                        w0 = max(w0, 0)
+                        b = 0
+                        if d1 > d0 and h1 > h0 and w1 > w0:
+                            b = (pref[d1, h1, w1] - pref[d0, h1, w1] - pref[d1, h0, w1]
+                                 - pref[d1, h1, w0] + pref[d0, h0, w1] + pref[d0, h1, w0]
+                                 + pref[d1, h0, w0] - pref[d0, h0, w0])
+                        box_t[t] += b
+                        if b > tmax:
+                            tmax = b
+                        p += 1
+                        if p % rows == 0 or p == npos:
+                            hist[tmax] += 1
+                            tmax = 0
+
+
+@dataclass(frozen=True)
+class LayerActivity:
+    """Trace statistics of one layer, summed over all samples and time steps.
+
+    ``events``: synaptic events per output channel (sum of receptive-field input counts);
+    ``spikes_per_step``: input spikes per time step, summed over samples, shape (T,);
+    ``tile_max_values``/``tile_max_counts``: histogram of the busiest-PE load over
+    (sample, step, position tile); ``tiles_per_step``: position tiles per sample and step.
+    For the analog first layer, the figures are per sample and step of dense computation.
+    """
+
+    name: str
+    pe_rows: int
+    events: int
+    events_per_step: np.ndarray
+    spikes_per_step: np.ndarray
+    tile_max_values: np.ndarray
+    tile_max_counts: np.ndarray
+    tiles_per_step: int
+
+    def tile_cycles(self, lanes: int) -> int:
+        """sum over (n, t, tile) of ceil(max load / lanes)."""
+        return int(np.sum(self.tile_max_counts * -(-self.tile_max_values // lanes)))
+
+
+def _geometry(spec: LayerSpec) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...],
+                                         tuple[int, ...], tuple[int, ...]]:
+    """(in spatial DHW, kernel, stride, padding, out DHW) padded to 3-D for the kernel."""
+    if spec.kind == "conv3d":
+        return (spec.in_shape[1:], spec.kernel, spec.stride, spec.padding, spec.out_shape[1:])
+    if spec.kind == "conv2d":
+        return ((1, *spec.in_shape[1:]), (1, *spec.kernel), (1, *spec.stride),
+                (0, *spec.padding), (1, *spec.out_shape[1:]))
+    return ((1, 1, 1), (1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1))
+
+
+def box_activity(spikes: np.ndarray, spec: LayerSpec, pe_rows: int,
+                 accum: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Run the box-sum kernel on bool ``spikes`` (n, T, *in_shape); returns (hist, box_t, spk_t).
+
+    Linear layers are treated as one position whose receptive field is every input.
+    """
+    in_dhw, k, s, p, out_dhw = _geometry(spec)
+    n, t = spikes.shape[:2]
+    c = spec.in_shape[0]
+    arr = spikes.reshape(n, t, c, *in_dhw) if spec.kind != "linear" else spikes.reshape(
+        n, t, c, 1, 1, 1)
+    max_box = c * math.prod(k)
+    if accum is None:
+        accum = (np.zeros(max_box + 1, np.int64), np.zeros(t, np.int64), np.zeros(t, np.int64))
+    hist, box_t, spk_t = accum
+    _box_activity(np.ascontiguousarray(arr), *k, *s, *p, *out_dhw, pe_rows, hist, box_t, spk_t)
+    return hist, box_t, spk_t
+
+
+def _to_activity(name: str, pe_rows: int, hist: np.ndarray, box_t: np.ndarray,
+                 spk_t: np.ndarray, tiles: int) -> LayerActivity:
+    nz = np.nonzero(hist)[0]
+    return LayerActivity(
+        name=name, pe_rows=pe_rows, events=int(box_t.sum()), events_per_step=box_t.copy(),
+        spikes_per_step=spk_t.copy(), tile_max_values=nz.astype(np.int64),
+        tile_max_counts=hist[nz].astype(np.int64), tiles_per_step=tiles,
+    )
+
+
+def position_tiles(spec: LayerSpec, pe_rows: int) -> int:
+    """Position tiles per step: ceil(positions / pe_rows) (1 for linear layers)."""
+    return math.ceil(spec.out_positions / pe_rows) if spec.kind != "linear" else 1
+
+
+def iter_spike_chunks(trace: Trace, name: str, chunk: int):  # type: ignore[no-untyped-def]
+    """Yield bool spike chunks (n_chunk, T, *in_shape) unpacked from the packed bits."""
+    spec = trace.layer(name)
+    per = trace.timesteps * spec.in_size
+    packed = trace.packed_spikes[name]
+    for n0 in range(0, trace.num_samples, chunk):
+        n1 = min(trace.num_samples, n0 + chunk)
+        b0, b1 = n0 * per, n1 * per
+        byte0, off = divmod(b0, 8)
+        byte1 = math.ceil(b1 / 8)
+        bits = np.unpackbits(packed[byte0:byte1], bitorder="little")[off:off + (b1 - b0)]
+        yield bits.view(bool).reshape(n1 - n0, trace.timesteps, *spec.in_shape)
+
+
+def spiking_activity(trace: Trace, spec: LayerSpec, pe_rows: int,
+                     chunk_bytes: int = 64 << 20) -> LayerActivity:
+    """Activity of a spiking layer from the trace, unpacked chunk by chunk."""
+    per_sample = trace.timesteps * spec.in_size
+    chunk = max(1, chunk_bytes // max(per_sample, 1))
+    accum = None
+    for spikes in iter_spike_chunks(trace, spec.name, chunk):
+        accum = box_activity(spikes, spec, pe_rows, accum)
+    assert accum is not None
+    return _to_activity(spec.name, pe_rows, *accum, tiles=position_tiles(spec, pe_rows))
+
+
+def dense_activity(spec: LayerSpec, pe_rows: int) -> LayerActivity:
+    """Dense computation of one sample at one step: every in-bounds tap is an event."""
+    ones = np.ones((1, 1, *spec.in_shape), dtype=bool)
+    hist, box_t, spk_t = box_activity(ones, spec, pe_rows)
+    return _to_activity(spec.name, pe_rows, hist, box_t, spk_t, position_tiles(spec, pe_rows))
+
+
+def input_planes(x: np.ndarray, input_bits: int, chunk_bits: int) -> list[np.ndarray]:
+    """Non-zero indicator of each input chunk: plane k = ((x >> k*g) & (2^g - 1)) != 0.
+
+    With g = 1 (bit-serial) plane k marks the rows driven in input cycle k; with g = DAC bits it
+    marks rows whose DAC code is non-zero in phase k.
+    """
+    phases = math.ceil(input_bits / chunk_bits)
+    mask = (1 << chunk_bits) - 1
+    xi = x.astype(np.int64)
+    return [((xi >> (k * chunk_bits)) & mask) != 0 for k in range(phases)]
+
+
+@dataclass(frozen=True)
+class PimActivity:
+    """Driven PIM wordlines of the first layer, summed over samples and output positions.
+
+    ``driven_rows[k]``: rows driven in input phase k (bit k, or DAC chunk k), over all samples
+    and output positions, for one pass over the input (the input is the same at every step).
+    """
+
+    phases: int
+    driven_rows: np.ndarray
+
+
+def pim_activity(trace: Trace, spec: LayerSpec, chunk_bits: int) -> PimActivity:
+    """Count driven wordlines per input phase with the box-sum kernel on each plane."""
+    planes = input_planes(trace.input, trace.input_bits, chunk_bits)
+    driven = np.zeros(len(planes), dtype=np.int64)
+    for k, plane in enumerate(planes):
+        n = plane.shape[0]
+        _, box_t, _ = box_activity(plane.reshape(n, 1, *spec.in_shape), spec, 1 << 30)
+        driven[k] = box_t.sum()
+    return PimActivity(phases=len(planes), driven_rows=driven)
+
+
+class ActivityCache:
+    """In-memory cache of statistics per (layer, geometry) for one trace."""
+
+    def __init__(self, trace: Trace):
+        self.trace = trace
+        self._store: dict[tuple, object] = {}
+
+    def layer(self, spec: LayerSpec, pe_rows: int) -> LayerActivity:
+        key = ("layer", spec.name, pe_rows if spec.kind != "linear" else 0)
+        if key not in self._store:
+            if spec.input == "analog":
+                self._store[key] = dense_activity(spec, pe_rows)
+            else:
+                self._store[key] = spiking_activity(self.trace, spec, pe_rows)
+        return self._store[key]  # type: ignore[return-value]
+
+    def pim(self, spec: LayerSpec, chunk_bits: int) -> PimActivity:
+        key = ("pim", spec.name, chunk_bits)
+        if key not in self._store:
+            self._store[key] = pim_activity(self.trace, spec, chunk_bits)
+        return self._store[key]  # type: ignore[return-value]
+
+    def dense(self, spec: LayerSpec, pe_rows: int) -> LayerActivity:
+        """Dense (every tap) statistics of one sample-step, for CNN baselines."""
+        key = ("dense", spec.name, pe_rows if spec.kind != "linear" else 0)
+        if key not in self._store:
+            self._store[key] = dense_activity(spec, pe_rows)
+        return self._store[key]  # type: ignore[return-value]

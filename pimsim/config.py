@@ -1,0 +1,326 @@
+"""Hardware configuration: YAML files validated by a pydantic schema.
+
+A config may ``extends:`` another YAML file (path relative to the extending file) and override
+any key; ``--set a.b.c=value`` overrides are applied last. Unknown keys are rejected. Every
+physical constant must carry a source: the ``sources`` table maps dotted keys (or a section
+prefix such as ``ops``) to a citation; :func:`load_config` checks that every constant is
+covered. Units are in key names: ``_j`` joules, ``_s`` seconds, ``_w`` watts, ``_hz`` hertz,
+``_bytes``, ``_bits``.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from pimsim.errors import ConfigError
+
+Pos = Field(gt=0)
+NonNeg = Field(ge=0)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Tech(_Strict):
+    """Process node, supply voltage and clock of the whole accelerator."""
+
+    node_nm: float = Field(gt=0, description="technology node, nm")
+    vdd_v: float = Field(gt=0, description="supply voltage, V")
+    clock_hz: float = Field(gt=0, description="clock of the digital core, Hz")
+
+
+class Ops(_Strict):
+    """Energies of arithmetic at reference widths (Horowitz ISSCC 2014 style) and how they scale.
+
+    Integer add energy is interpolated linearly in bit width through the 8- and 32-bit points
+    (``add_scaling: linear``); integer multiply energy scales with the product of the operand
+    widths from the 32x32-bit point (``mult_scaling: quadratic``: E = E_32 * a * b / 32^2),
+    or linearly in max(a, b) (``linear``), or not at all (``constant``).
+    """
+
+    int_add_8b_j: float = Pos
+    int_add_32b_j: float = Pos
+    int_mult_8b_j: float = Pos
+    int_mult_32b_j: float = Pos
+    fp32_add_j: float = Pos
+    fp32_mult_j: float = Pos
+    add_scaling: Literal["linear", "constant"] = "linear"
+    mult_scaling: Literal["quadratic", "linear", "constant"] = "quadratic"
+
+
+class Digital(_Strict):
+    """The event-driven digital SNN core: PE array, widths, neuron update."""
+
+    pe_rows: int = Field(gt=0, description="PE array rows (output positions map here)")
+    pe_cols: int = Field(gt=0, description="PE array columns (output channels map here)")
+    lanes: int = Field(gt=0, description="synaptic accumulates per PE per cycle")
+    mac_lanes: int = Field(gt=0, description="multiply-accumulates per PE per cycle")
+    membrane_bits: int = Field(gt=1, le=32, description="membrane potential / accumulator width")
+    leak_bits: int = Field(gt=0, le=32, description="width of the leak factor multiplier")
+    neuron_update_cycles: int = Field(ge=0, description="cycles per neuron update per step")
+    first_layer_reuse: bool = Field(
+        description="compute the first layer's constant input current once and reuse it at "
+        "every step (True) or recompute it at every step (False)"
+    )
+
+
+class Memory(_Strict):
+    """On-chip SRAM buffers and off-chip DRAM.
+
+    SRAM access energy for a ``sram_word_bits`` word is interpolated log-log in capacity
+    through ``sram_ref_bytes`` -> ``sram_ref_read_j``; energy per bit = E_word / word bits.
+    """
+
+    weight_sram_bytes: int = Pos
+    membrane_sram_bytes: int = Pos
+    spike_sram_bytes: int = Pos
+    sram_word_bits: int = Pos
+    sram_ref_bytes: list[float] = Field(min_length=2)
+    sram_ref_read_j: list[float] = Field(min_length=2)
+    sram_write_factor: float = Pos
+    dram_j_per_bit: float = NonNeg
+    dram_bandwidth_bytes_per_s: float = Pos
+
+
+class Leakage(_Strict):
+    """Static power: per SRAM bit, per PE, and of the PIM macro."""
+
+    sram_w_per_bit: float = NonNeg
+    pe_w: float = NonNeg
+    pim_w_per_array: float = NonNeg
+
+
+class Pim(_Strict):
+    """SRAM processing-in-memory macro for the first layer (8T cells, decoupled read port).
+
+    Energy per read = e_wordline_j x driven rows + e_cell_j x driven rows x active columns
+    + conversions x e_adc(adc_bits) + conversions x e_shift_add_j (+ e_dac_j per driven row in
+    DAC mode), with e_adc(b) = adc_fom_j_per_step x 2^b (Walden figure of merit).
+    Delay per read = max(t_bitline_s, t_adc_s(b) x cols_per_adc), t_adc_s(b) = adc_t_per_bit_s x b
+    (SAR: one comparison per bit).
+    """
+
+    enabled: bool
+    rows: int = Pos
+    cols: int = Pos
+    bits_per_cell: int = Field(gt=0, le=4)
+    max_weight_bits: int = Field(gt=0, le=16)
+    max_input_bits: int = Field(gt=0, le=16)
+    input_mode: Literal["bit_serial", "dac"]
+    dac_bits: int = Field(gt=0, le=8)
+    rows_per_read: int = Pos
+    adc_bits: int = Field(gt=0, le=12)
+    cols_per_adc: int = Pos
+    num_arrays: int = Field(gt=0, description="arrays available to run in parallel")
+    e_wordline_j: float = NonNeg
+    e_cell_j: float = NonNeg
+    adc_fom_j_per_step: float = NonNeg
+    adc_t_per_bit_s: float = NonNeg
+    e_dac_j: float = NonNeg
+    e_shift_add_j: float = NonNeg
+    t_bitline_s: float = NonNeg
+
+
+class Cnn(_Strict):
+    """Dense CNN baselines on the same digital hardware (design.md §3)."""
+
+    int_bits: int = Field(gt=1, le=32, description="k of the INT-k CNN (weights/activations)")
+    accumulator_bits: int = Field(gt=1, le=32)
+
+
+class Accounting(_Strict):
+    """Which cost components are counted (the ACE-SNN paper counts compute only)."""
+
+    memory: bool
+    leakage: bool
+    neuron_updates: bool
+
+
+class HardwareConfig(_Strict):
+    """A whole hardware description (one YAML file after inheritance and overrides)."""
+
+    name: str
+    description: str = ""
+    tech: Tech
+    ops: Ops
+    digital: Digital
+    memory: Memory
+    leakage: Leakage
+    pim: Pim
+    cnn: Cnn
+    accounting: Accounting
+    sources: dict[str, str] = Field(default_factory=dict)
+
+
+#: Keys that are physical constants and therefore need a source (a dotted key or a prefix).
+CONSTANT_SECTIONS = ("tech", "ops", "memory", "leakage", "pim")
+_NOT_CONSTANT = {
+    "ops.add_scaling", "ops.mult_scaling", "pim.enabled", "pim.input_mode",
+    "pim.rows", "pim.cols", "pim.bits_per_cell", "pim.max_weight_bits", "pim.max_input_bits",
+    "pim.dac_bits", "pim.rows_per_read", "pim.adc_bits", "pim.cols_per_adc", "pim.num_arrays",
+    "memory.weight_sram_bytes", "memory.membrane_sram_bytes", "memory.spike_sram_bytes",
+    "memory.sram_word_bits", "tech.clock_hz", "tech.node_nm", "tech.vdd_v",
+}
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and k != "sources":
+            out[k] = _deep_merge(out[k], v)
+        elif k == "sources" and isinstance(v, dict):
+            out[k] = {**out.get(k, {}), **v}
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def read_yaml(path: str | os.PathLike[str], _seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Read a config YAML, resolving ``extends:`` recursively (cycles are errors)."""
+    file = str(path)
+    if not os.path.isfile(file):
+        raise ConfigError("file not found", file=file)
+    real = os.path.realpath(file)
+    if real in _seen:
+        raise ConfigError("circular extends", file=file, key="extends")
+    try:
+        with open(file, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "yaml"
+        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=file,
+                          key=where) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping at the top level", file=file)
+    parent = data.pop("extends", None)
+    if parent is not None:
+        if not isinstance(parent, str):
+            raise ConfigError("expected a path to another YAML file", file=file, key="extends")
+        parent_path = Path(file).parent / parent
+        data = _deep_merge(read_yaml(parent_path, (*_seen, real)), data)
+    return data
+
+
+def parse_value(text: str) -> Any:
+    """Parse the value of a ``--set key=value`` with YAML rules (1e-12, true, [1, 2])."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], *, file: str) -> dict[str, Any]:
+    """Set dotted keys; each key must already exist (typos are errors, not new keys)."""
+    out = copy.deepcopy(data)
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        node: Any = out
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if not isinstance(node, dict) or part not in node:
+                known = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
+                raise ConfigError(
+                    f"--set on a key that does not exist (known here: {known})",
+                    file=file, key=dotted,
+                )
+            if last:
+                node[part] = value
+            else:
+                node = node[part]
+    return out
+
+
+def parse_set_options(items: list[str] | tuple[str, ...], *, file: str) -> dict[str, Any]:
+    """Turn ``["a.b=1", ...]`` into ``{"a.b": 1}``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"expected KEY=VALUE in --set, got {item!r}", file=file,
+                              key=item)
+        key, value = item.split("=", 1)
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def _format_validation(exc: ValidationError) -> tuple[str, str]:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        msg = "unknown key (not in the hardware config schema)"
+    elif kind == "missing":
+        msg = "missing required key"
+    else:
+        msg = f"{err['msg']} (got {err.get('input')!r})"
+    more = len(exc.errors()) - 1
+    if more:
+        msg += f" (and {more} more problem(s))"
+    return key, msg
+
+
+def _constant_keys(data: dict[str, Any]) -> list[str]:
+    keys: list[str] = []
+    for section in CONSTANT_SECTIONS:
+        for k, v in data.get(section, {}).items():
+            dotted = f"{section}.{k}"
+            if dotted in _NOT_CONSTANT or isinstance(v, bool):
+                continue
+            if isinstance(v, (int, float, list)):
+                keys.append(dotted)
+    return keys
+
+
+def check_sources(cfg: HardwareConfig, *, file: str) -> None:
+    """Every physical constant needs a ``sources`` entry for its key or a section prefix."""
+    data = cfg.model_dump()
+    for key in _constant_keys(data):
+        section = key.split(".")[0]
+        if key not in cfg.sources and section not in cfg.sources:
+            raise ConfigError("constant without a source (add it to the sources table)",
+                              file=file, key=key)
+
+
+def config_from_dict(data: dict[str, Any], *, file: str = "<config>") -> HardwareConfig:
+    """Validate a merged config mapping."""
+    try:
+        cfg = HardwareConfig.model_validate(data)
+    except ValidationError as exc:
+        key, msg = _format_validation(exc)
+        raise ConfigError(msg, file=file, key=key) from None
+    check_sources(cfg, file=file)
+    if cfg.pim.rows_per_read > cfg.pim.rows:
+        raise ConfigError(f"rows_per_read ({cfg.pim.rows_per_read}) exceeds rows "
+                          f"({cfg.pim.rows})", file=file, key="pim.rows_per_read")
+    if cfg.pim.cols_per_adc > cfg.pim.cols:
+        raise ConfigError("cols_per_adc exceeds cols", file=file, key="pim.cols_per_adc")
+    if len(cfg.memory.sram_ref_bytes) != len(cfg.memory.sram_ref_read_j):
+        raise ConfigError("sram_ref_bytes and sram_ref_read_j must have the same length",
+                          file=file, key="memory.sram_ref_read_j")
+    return cfg
+
+
+def load_config(
+    path: str | os.PathLike[str], overrides: dict[str, Any] | None = None
+) -> HardwareConfig:
+    """Load a hardware YAML (with ``extends:``), apply dotted overrides, validate."""
+    file = str(path)
+    data = read_yaml(file)
+    if overrides:
+        data = apply_overrides(data, overrides, file=file)
+    return config_from_dict(data, file=file)
+
+
+def config_with(cfg: HardwareConfig, overrides: dict[str, Any]) -> HardwareConfig:
+    """A copy of ``cfg`` with dotted overrides applied and validated."""
+    data = apply_overrides(cfg.model_dump(), overrides, file=cfg.name)
+    return config_from_dict(data, file=cfg.name)
