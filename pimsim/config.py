@@ -298,6 +298,12 @@ def config_from_dict(data: dict[str, Any], *, file: str = "<config>") -> Hardwar
         key, msg = _format_validation(exc)
         raise ConfigError(msg, file=file, key=key) from None
     check_sources(cfg, file=file)
+    check_consistency(cfg, file=file)
+    return cfg
+
+
+def check_consistency(cfg: HardwareConfig, *, file: str = "<config>") -> None:
+    """Checks across keys that the field-level schema cannot express (raise ConfigError)."""
     if cfg.pim.rows_per_read > cfg.pim.rows:
         raise ConfigError(f"rows_per_read ({cfg.pim.rows_per_read}) exceeds rows "
                           f"({cfg.pim.rows})", file=file, key="pim.rows_per_read")
@@ -306,7 +312,6 @@ def config_from_dict(data: dict[str, Any], *, file: str = "<config>") -> Hardwar
     if len(cfg.memory.sram_ref_bytes) != len(cfg.memory.sram_ref_read_j):
         raise ConfigError("sram_ref_bytes and sram_ref_read_j must have the same length",
                           file=file, key="memory.sram_ref_read_j")
-    return cfg
 
 
 def load_config(
