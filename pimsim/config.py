@@ -34,6 +34,15 @@ class Tech(_Strict):
     node_nm: float = Field(gt=0, description="technology node, nm")
     vdd_v: float = Field(gt=0, description="supply voltage, V")
     clock_hz: float = Field(gt=0, description="clock of the digital core, Hz")
+    reference_node_nm: float | None = Field(
+        default=None, gt=0,
+        description="node at which the energy, delay and leakage constants are given; when it "
+        "(or reference_vdd_v) differs from node_nm/vdd_v they are scaled on load by the "
+        "Stillmaker & Baas 2017 model (pimsim.models.scaling); None: constants are at node_nm")
+    reference_vdd_v: float | None = Field(
+        default=None, gt=0, description="supply at which the constants are given, V")
+    device: Literal["hp", "lp"] = Field(
+        default="hp", description="Stillmaker & Baas device set below 65 nm (hp or lp)")
 
 
 class Ops(_Strict):
@@ -126,6 +135,40 @@ class Pim(_Strict):
     e_dac_j: float = NonNeg
     e_shift_add_j: float = NonNeg
     t_bitline_s: float = NonNeg
+    adc_model: Literal["walden", "sar", "flash"] = Field(
+        default="walden",
+        description="walden: FOM_W x 2^b with adc_fom_j_per_step; sar/flash: the survey-fit "
+        "model of pimsim.models.adc at the config's node and supply")
+    adc_sample_rate_hz: float | None = Field(
+        default=None, gt=0, description="ADC sample rate (sar/flash); conversion time 1/fs")
+    analog_weight_combine: bool = Field(
+        default=False,
+        description="the weight-slice columns of one weight are summed in the analog domain "
+        "(binary-weighted charge sharing) before one conversion per weight")
+    t_read_s: float | None = Field(
+        default=None, gt=0,
+        description="published access time of one macro read, s (replaces the computed read "
+        "time; never technology-scaled)")
+    allow_multiplex: bool = Field(
+        default=True,
+        description="time-multiplex the arrays when a layer needs more than num_arrays; "
+        "false: such a layer is an error (a fixed macro)")
+
+
+class Area(_Strict):
+    """Area constants at ``reference_node_nm`` (scaled to tech.node_nm by the Stillmaker & Baas
+    area factors; pimsim.models.area states the equations). Defaults carry their sources in
+    ``DEFAULT_SOURCES``."""
+
+    reference_node_nm: float = Field(default=45.0, gt=0)
+    sram_m2_per_bit: float = Field(default=0.40e-12, ge=0)
+    pim_cell_m2: float = Field(default=0.385e-12, ge=0)
+    wordline_driver_m2: float = Field(default=7.6e-12, ge=0)
+    column_periphery_m2: float = Field(default=7.6e-12, ge=0)
+    shift_add_m2: float = Field(default=240e-12, ge=0)
+    adder_32b_m2: float = Field(default=227e-12, ge=0)
+    multiplier_32b_m2: float = Field(default=5840e-12, ge=0)
+    register_bit_m2: float = Field(default=7.6e-12, ge=0)
 
 
 class Cnn(_Strict):
@@ -156,17 +199,47 @@ class HardwareConfig(_Strict):
     pim: Pim
     cnn: Cnn
     accounting: Accounting
+    area: Area = Field(default_factory=Area)
     sources: dict[str, str] = Field(default_factory=dict)
 
 
 #: Keys that are physical constants and therefore need a source (a dotted key or a prefix).
-CONSTANT_SECTIONS = ("tech", "ops", "memory", "leakage", "pim")
+CONSTANT_SECTIONS = ("tech", "ops", "memory", "leakage", "pim", "area")
+
+#: Sources of the default ``area`` constants (added to a config's table unless it overrides
+#: them). Values at 45 nm; 40 nm Aladdin figures are carried to 45 nm by the Stillmaker & Baas
+#: area factor (x1.27, pimsim.models.scaling.area_factor(40, 45)).
+DEFAULT_SOURCES: dict[str, str] = {
+    "area.reference_node_nm": "The area constants below are given at 45 nm.",
+    "area.sram_m2_per_bit": (
+        "CACTI 7, 45 nm, 8 KB SRAM incl. periphery: 0.40 um^2/bit (docs/sources.md 1b, "
+        "hwcomponents-cacti run)."),
+    "area.pim_cell_m2": (
+        "8T cell = 1.3 x CACTI 45 nm 6T cell of 146 F^2 (tech_params/45nm.dat) = 190 F^2 = "
+        "0.385 um^2; the 8T/6T ratio 1.3 is a commonly quoted figure (docs/sources.md 8, "
+        "unverified)."),
+    "area.wordline_driver_m2": (
+        "One Aladdin register bit (5.98 um^2 at 40 nm, Shao et al. ISCA 2014 tables) x 1.27 "
+        "(40->45 nm) as the footprint of one wordline driver (assumption: a driver is a few "
+        "gate equivalents, like a flip-flop)."),
+    "area.column_periphery_m2": (
+        "Precharge + read buffer per column: one Aladdin register bit equivalent, as "
+        "wordline_driver_m2 (assumption)."),
+    "area.shift_add_m2": (
+        "Shift-add per ADC: 16-bit adder (Aladdin 32-bit adder 179 um^2 at 40 nm, linear in "
+        "width) + nothing else = 89.5 um^2, plus a 16-bit register 16 x 5.98 um^2, x 1.27 "
+        "(40->45 nm) = 240 um^2."),
+    "area.adder_32b_m2": "Aladdin 32-bit adder 179 um^2 at 40 nm x 1.27 (40->45 nm).",
+    "area.multiplier_32b_m2": "Aladdin 32-bit multiplier 4600 um^2 at 40 nm x 1.27.",
+    "area.register_bit_m2": "Aladdin register 5.98 um^2/bit at 40 nm x 1.27.",
+}
 _NOT_CONSTANT = {
     "ops.add_scaling", "ops.mult_scaling", "pim.enabled", "pim.input_mode",
     "pim.rows", "pim.cols", "pim.bits_per_cell", "pim.max_weight_bits", "pim.max_input_bits",
     "pim.dac_bits", "pim.rows_per_read", "pim.adc_bits", "pim.cols_per_adc", "pim.num_arrays",
     "memory.weight_sram_bytes", "memory.membrane_sram_bytes", "memory.spike_sram_bytes",
     "memory.sram_word_bits", "tech.clock_hz", "tech.node_nm", "tech.vdd_v",
+    "pim.adc_sample_rate_hz",
 }
 
 
@@ -290,14 +363,35 @@ def check_sources(cfg: HardwareConfig, *, file: str) -> None:
                               file=file, key=key)
 
 
+def _with_default_sources(data: dict[str, Any]) -> dict[str, Any]:
+    srcs = dict(data.get("sources") or {})
+    given = data.get("area") or {}
+    for key, text in DEFAULT_SOURCES.items():
+        if key.split(".", 1)[1] not in given and key not in srcs:
+            srcs[key] = text
+    return {**data, "sources": srcs}
+
+
 def config_from_dict(data: dict[str, Any], *, file: str = "<config>") -> HardwareConfig:
-    """Validate a merged config mapping."""
+    """Validate a merged config mapping.
+
+    When ``tech.reference_node_nm``/``reference_vdd_v`` differ from ``tech.node_nm``/``vdd_v``,
+    the energy, delay and leakage constants are scaled to the config's node and supply
+    (:func:`pimsim.models.scaling.scale_config`) and the reference is set to the node, so a
+    loaded config always holds constants at its own node (scaling again is a no-op).
+    """
+    if isinstance(data, dict):
+        data = _with_default_sources(data)
     try:
         cfg = HardwareConfig.model_validate(data)
     except ValidationError as exc:
         key, msg = _format_validation(exc)
         raise ConfigError(msg, file=file, key=key) from None
     check_sources(cfg, file=file)
+    if cfg.tech.reference_node_nm is not None or cfg.tech.reference_vdd_v is not None:
+        from pimsim.models.scaling import scale_config
+
+        cfg = scale_config(cfg, file=file)
     check_consistency(cfg, file=file)
     return cfg
 
@@ -307,6 +401,9 @@ def check_consistency(cfg: HardwareConfig, *, file: str = "<config>") -> None:
     if cfg.pim.rows_per_read > cfg.pim.rows:
         raise ConfigError(f"rows_per_read ({cfg.pim.rows_per_read}) exceeds rows "
                           f"({cfg.pim.rows})", file=file, key="pim.rows_per_read")
+    from pimsim.models.adc import check_adc
+
+    check_adc(cfg.pim.adc_model, cfg.pim.adc_bits, cfg.pim.adc_sample_rate_hz, file=file)
     if cfg.pim.cols_per_adc > cfg.pim.cols:
         raise ConfigError("cols_per_adc exceeds cols", file=file, key="pim.cols_per_adc")
     if len(cfg.memory.sram_ref_bytes) != len(cfg.memory.sram_ref_read_j):
