@@ -18,8 +18,16 @@ with ``driven`` the wordlines whose input bit (or DAC code) is non-zero, counted
 trace's quantized input over every output position (:func:`pimsim.activity.pim_activity`).
 passes = 1 when ``digital.first_layer_reuse`` (the input is the same at every step), else T.
 
-Delay per read t_read = max(t_bitline, adc_bits x t_per_bit x cols_per_adc) (SAR ADC shared
-by ``cols_per_adc`` columns). When the layer needs A <= num_arrays arrays, its weights are
+Delay per read t_read = max(t_bitline, t_conv x cols_per_adc) (one ADC shared by
+``cols_per_adc`` columns; t_conv from :mod:`pimsim.models.adc`: SAR b x t_per_bit, flash
+t_per_bit, or 1/fs), or the macro's published access time ``pim.t_read_s`` when given.
+E_adc comes from :mod:`pimsim.models.adc` (``pim.adc_model``: walden FOM_W x 2^b, or the
+survey-fit sar/flash models at the config's node and supply). With
+``pim.analog_weight_combine`` the S slice columns of a weight are summed in the analog domain
+(binary-weighted charge sharing, as in Sinangil et al. JSSC 2021) and converted once:
+conversions count C_out instead of C_out S (the cells still count C_out S columns).
+With ``pim.allow_multiplex: false`` a layer needing more than ``num_arrays`` arrays is a
+SimulationError (a fixed macro cannot hold it). When the layer needs A <= num_arrays arrays, its weights are
 duplicated into D = floor(num_arrays / A) copies that process D output positions at once;
 beyond, arrays are time-multiplexed: t_layer = ceil(positions / D) x ceil(A / num_arrays)
 x max_i G_i x P x t_read per pass. The layer's LIF updates run on
@@ -33,7 +41,7 @@ import math
 from pimsim.activity import LayerActivity, PimActivity
 from pimsim.config import HardwareConfig
 from pimsim.errors import SimulationError
-from pimsim.models import tech
+from pimsim.models import adc
 from pimsim.models.base import LayerCost, ceil_div, empty_ops, static_power_w
 from pimsim.models.digital import neuron_memory, sram_energy
 from pimsim.trace import LayerSpec
@@ -65,8 +73,16 @@ def input_phases(cfg: HardwareConfig, input_bits: int) -> tuple[int, int]:
 
 def check_fits(spec: LayerSpec, cfg: HardwareConfig, *, input_bits: int, trace_file: str
                ) -> None:
-    """Reject a layer whose precision the macro cannot hold."""
+    """Reject a layer whose precision (or, for a fixed macro, size) the macro cannot hold."""
     p = cfg.pim
+    if not p.allow_multiplex:
+        geo = pim_geometry(spec, cfg)
+        if geo["arrays"] > p.num_arrays:
+            raise SimulationError(
+                f"layer {spec.name} needs {geo['arrays']} arrays of {p.rows}x{p.cols} "
+                f"({geo['k_rows']} rows x {geo['cols_used']} columns) but the macro has "
+                f"pim.num_arrays={p.num_arrays} and pim.allow_multiplex is false",
+                file=trace_file, key="pim.num_arrays")
     if spec.weight_bits > p.max_weight_bits:
         raise SimulationError(
             f"layer {spec.name} has {spec.weight_bits}-bit weights but the PIM macro supports "
@@ -87,19 +103,21 @@ def cost_pim_layer(spec: LayerSpec, act: LayerActivity, pact: PimActivity,
     passes = 1 if d.first_layer_reuse else t
     positions = spec.out_positions
     driven = int(pact.driven_rows.sum())  # over samples and positions, one pass
-    conversions = positions * n * passes * phases * geo["row_groups"] * geo["cols_used"]
+    conv_cols = spec.out_channels if p.analog_weight_combine else geo["cols_used"]
+    conversions = positions * n * passes * phases * geo["row_groups"] * conv_cols
     ops = empty_ops()
     ops["adc_conversions"] = conversions
     ops["macs"] = spec.out_channels * act.events * n * passes  # logical MACs done in memory
 
-    e_adc = tech.adc_energy_j(p.adc_fom_j_per_step, p.adc_bits)
+    e_adc = adc.conversion_energy_j(cfg)
     e_wl = driven * passes * geo["col_arrays"] * p.e_wordline_j
     e_cell = driven * passes * geo["cols_used"] * p.e_cell_j
     e_dac = driven * passes * geo["col_arrays"] * p.e_dac_j if p.input_mode == "dac" else 0.0
     e_conv = conversions * e_adc
     e_sa = conversions * p.e_shift_add_j
 
-    t_read = max(p.t_bitline_s, p.adc_bits * p.adc_t_per_bit_s * p.cols_per_adc)
+    t_read = (p.t_read_s if p.t_read_s is not None
+              else max(p.t_bitline_s, adc.conversion_time_s(cfg) * p.cols_per_adc))
     copies = max(1, p.num_arrays // geo["arrays"])
     t_pos = ceil_div(geo["arrays"], p.num_arrays) * geo["max_groups"] * phases * t_read
     t_pim = ceil_div(positions, copies) * passes * t_pos  # per inference
