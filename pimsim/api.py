@@ -17,6 +17,7 @@ import pandas as pd
 
 from pimsim.activity import ActivityCache
 from pimsim.config import HardwareConfig, config_with, load_config
+from pimsim.models.area import area_breakdown_m2
 from pimsim.models.base import OP_KEYS, LayerCost
 from pimsim.models.cnn import cost_cnn_layer
 from pimsim.models.digital import cost_digital_layer
@@ -49,6 +50,16 @@ class Result:
     timesteps: int
     synthetic: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    area_breakdown_m2: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    @property
+    def area_m2(self) -> float:
+        """Silicon area of the accelerator, m^2 (pimsim.models.area; 0 when not computed)."""
+        return float(sum(sum(v.values()) for v in self.area_breakdown_m2.values()))
+
+    def area_by_engine(self) -> dict[str, float]:
+        """Area per engine (digital, pim), m^2."""
+        return {k: float(sum(v.values())) for k, v in self.area_breakdown_m2.items()}
 
     @property
     def energy_j(self) -> float:
@@ -107,6 +118,8 @@ class Result:
             "num_samples": self.num_samples,
             "timesteps": self.timesteps,
             "synthetic_trace": self.synthetic,
+            "area_m2": self.area_m2,
+            "area_breakdown_m2": {k: dict(v) for k, v in self.area_breakdown_m2.items()},
         }
 
     def to_dataframe(self) -> pd.DataFrame:
@@ -144,7 +157,8 @@ def simulate(cfg: HardwareConfig, trace: Trace, *, cache: ActivityCache | None =
             costs.append(cost_digital_layer(spec, act, cfg, n=n, t=t, input_bits=in_bits,
                                             last=last, with_pim=cfg.pim.enabled))
     return Result(hw=cfg.name, trace=trace.path or "<trace>", layers=costs, num_samples=n,
-                  timesteps=t, synthetic=trace.is_synthetic)
+                  timesteps=t, synthetic=trace.is_synthetic,
+                  area_breakdown_m2=area_breakdown_m2(cfg))
 
 
 def simulate_cnn(cfg: HardwareConfig, trace: Trace, precision: str, *,
