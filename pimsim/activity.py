@@ -90,6 +90,74 @@ def _box_activity(spk, kd, kh, kw, sd, sh, sw, pd, ph, pw, od_n, oh_n, ow_n, row
                             tmax = 0
 
 
+@kernel
+def _box_activity_packed(packed, n, tt, cc, dd, hh, ww, kd, kh, kw, sd, sh, sw, pd, ph, pw,
+                         od_n, oh_n, ow_n, rows, hist, box_t, spk_t):  # pragma: no cover
+    """As :func:`_box_activity`, reading the bit-packed spikes directly (little bit order).
+
+    Only non-zero bytes are expanded, so the cost is O(bytes + spikes + positions) per step
+    instead of O(bits): no unpacked copy of the trace is ever made.
+    """
+    npos = od_n * oh_n * ow_n
+    plane = dd * hh * ww
+    size = cc * plane
+    pref = np.zeros((dd + 1, hh + 1, ww + 1), dtype=np.int64)
+    cnt = np.zeros(plane, dtype=np.int64)
+    for i in range(n):
+        for t in range(tt):
+            cnt[:] = 0
+            total = 0
+            b0 = (i * tt + t) * size
+            b1 = b0 + size
+            for byte in range(b0 // 8, (b1 + 7) // 8):
+                v = packed[byte]
+                if v == 0:
+                    continue
+                for bit in range(8):
+                    if (v >> bit) & 1:
+                        g = byte * 8 + bit
+                        if g >= b0 and g < b1:
+                            cnt[(g - b0) % plane] += 1
+                            total += 1
+            spk_t[t] += total
+            c3 = cnt.reshape((dd, hh, ww))
+            for d in range(dd):
+                for h in range(hh):
+                    for w in range(ww):
+                        pref[d + 1, h + 1, w + 1] = (
+                            c3[d, h, w]
+                            + pref[d, h + 1, w + 1] + pref[d + 1, h, w + 1] + pref[d + 1, h + 1, w]
+                            - pref[d, h, w + 1] - pref[d, h + 1, w] - pref[d + 1, h, w]
+                            + pref[d, h, w]
+                        )
+            p = 0
+            tmax = 0
+            for od in range(od_n):
+                d0 = od * sd - pd
+                d1 = min(d0 + kd, dd)
+                d0 = max(d0, 0)
+                for oh in range(oh_n):
+                    h0 = oh * sh - ph
+                    h1 = min(h0 + kh, hh)
+                    h0 = max(h0, 0)
+                    for ow in range(ow_n):
+                        w0 = ow * sw - pw
+                        w1 = min(w0 + kw, ww)
+                        w0 = max(w0, 0)
+                        b = 0
+                        if d1 > d0 and h1 > h0 and w1 > w0:
+                            b = (pref[d1, h1, w1] - pref[d0, h1, w1] - pref[d1, h0, w1]
+                                 - pref[d1, h1, w0] + pref[d0, h0, w1] + pref[d0, h1, w0]
+                                 + pref[d1, h0, w0] - pref[d0, h0, w0])
+                        box_t[t] += b
+                        if b > tmax:
+                            tmax = b
+                        p += 1
+                        if p % rows == 0 or p == npos:
+                            hist[tmax] += 1
+                            tmax = 0
+
+
 @dataclass(frozen=True)
 class LayerActivity:
     """Trace statistics of one layer, summed over all samples and time steps.
@@ -175,16 +243,18 @@ def iter_spike_chunks(trace: Trace, name: str, chunk: int):  # type: ignore[no-u
         yield bits.view(bool).reshape(n1 - n0, trace.timesteps, *spec.in_shape)
 
 
-def spiking_activity(trace: Trace, spec: LayerSpec, pe_rows: int,
-                     chunk_bytes: int = 64 << 20) -> LayerActivity:
-    """Activity of a spiking layer from the trace, unpacked chunk by chunk."""
-    per_sample = trace.timesteps * spec.in_size
-    chunk = max(1, chunk_bytes // max(per_sample, 1))
-    accum = None
-    for spikes in iter_spike_chunks(trace, spec.name, chunk):
-        accum = box_activity(spikes, spec, pe_rows, accum)
-    assert accum is not None
-    return _to_activity(spec.name, pe_rows, *accum, tiles=position_tiles(spec, pe_rows))
+def spiking_activity(trace: Trace, spec: LayerSpec, pe_rows: int) -> LayerActivity:
+    """Activity of a spiking layer, read straight from the trace's packed bits."""
+    in_dhw, k, s, p, out_dhw = _geometry(spec)
+    c = spec.in_shape[0]
+    t = trace.timesteps
+    hist = np.zeros(c * math.prod(k) + 1, np.int64)
+    box_t = np.zeros(t, np.int64)
+    spk_t = np.zeros(t, np.int64)
+    _box_activity_packed(trace.packed_spikes[spec.name], trace.num_samples, t, c, *in_dhw,
+                         *k, *s, *p, *out_dhw, pe_rows, hist, box_t, spk_t)
+    return _to_activity(spec.name, pe_rows, hist, box_t, spk_t,
+                        tiles=position_tiles(spec, pe_rows))
 
 
 def dense_activity(spec: LayerSpec, pe_rows: int) -> LayerActivity:
@@ -218,15 +288,50 @@ class PimActivity:
     driven_rows: np.ndarray
 
 
+@kernel
+def _driven_rows(x, cover, phases, chunk_bits, out):  # pragma: no cover - compiled
+    """out[k] += sum over (n, c, pos) of [chunk k of x != 0] x cover[pos].
+
+    x: (n, C, P) unsigned input codes; cover: (P,) output positions reading each input
+    position; chunk k of a code v is (v >> k*g) & (2^g - 1).
+    """
+    mask = (1 << chunk_bits) - 1
+    n, cc, npos = x.shape
+    for i in range(n):
+        for c in range(cc):
+            for q in range(npos):
+                v = np.int64(x[i, c, q])
+                if v == 0 or cover[q] == 0:
+                    continue
+                for k in range(phases):
+                    if (v >> (k * chunk_bits)) & mask:
+                        out[k] += cover[q]
+
+
+def coverage(spec: LayerSpec) -> np.ndarray:
+    """Output positions whose receptive field holds each input position, flattened (D*H*W).
+
+    Separable: cover[d, h, w] = c_d[d] c_h[h] c_w[w], c_x[i] = #{o : 0 <= i - (o s - p) < k}.
+    """
+    in_dhw, k, s, p, out_dhw = _geometry(spec)
+    per_dim = []
+    for n_in, kk, ss, pp, n_out in zip(in_dhw, k, s, p, out_dhw, strict=True):
+        c = np.zeros(n_in, np.int64)
+        for o in range(n_out):
+            lo, hi = max(o * ss - pp, 0), min(o * ss - pp + kk, n_in)
+            c[lo:hi] += 1
+        per_dim.append(c)
+    return np.einsum("i,j,k->ijk", *per_dim).reshape(-1)
+
+
 def pim_activity(trace: Trace, spec: LayerSpec, chunk_bits: int) -> PimActivity:
-    """Count driven wordlines per input phase with the box-sum kernel on each plane."""
-    planes = input_planes(trace.input, trace.input_bits, chunk_bits)
-    driven = np.zeros(len(planes), dtype=np.int64)
-    for k, plane in enumerate(planes):
-        n = plane.shape[0]
-        _, box_t, _ = box_activity(plane.reshape(n, 1, *spec.in_shape), spec, 1 << 30)
-        driven[k] = box_t.sum()
-    return PimActivity(phases=len(planes), driven_rows=driven)
+    """Count driven wordlines per input phase: every input element with a non-zero chunk
+    drives its row once for every output position whose receptive field holds it."""
+    phases = math.ceil(trace.input_bits / chunk_bits)
+    driven = np.zeros(phases, dtype=np.int64)
+    x = trace.input.reshape(trace.num_samples, spec.in_shape[0], -1)
+    _driven_rows(x, coverage(spec), phases, chunk_bits, driven)
+    return PimActivity(phases=phases, driven_rows=driven)
 
 
 class ActivityCache:

@@ -581,6 +581,9 @@ def save_trace(
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez_compressed(fh, **arrays)
+        _umask = os.umask(0)
+        os.umask(_umask)
+        os.chmod(tmp, 0o666 & ~_umask)
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):

@@ -61,3 +61,27 @@ def test_dense_fan_in_matches_analytic(geo, out_ch):
     per_dim = [sum(_valid_taps(n, k, s, p, o) for o in range(m))
                for n, k, s, p, m in zip(dims, kernel, stride, padding, spec.out_shape[1:])]
     assert act.events == c * math.prod(per_dim)
+
+
+@settings(max_examples=15, deadline=None)
+@given(geo=geometries(), rows=st.integers(1, 5), seed=st.integers(0, 2**16),
+       n=st.integers(1, 3), t=st.integers(1, 3))
+def test_packed_kernel_matches_unpacked(tmp_path_factory, geo, rows, seed, n, t):
+    from helpers import write_trace
+    from pimsim.activity import spiking_activity
+    from pimsim.trace import load_trace
+
+    c, dims, kernel, stride, padding = geo
+    first = conv3d("c0", (1, *dims), c, (1, 1, 1), first=True)
+    spec = conv3d("l", (c, *dims), 2, kernel, stride, padding)
+    rng = np.random.default_rng(seed)
+    spk = rng.random((n, t, c, *dims)) < 0.3  # sizes rarely a multiple of 8 bits
+    path = tmp_path_factory.mktemp("pk") / "p.npz"
+    tr = load_trace(write_trace(path, [first, spec], {"l": spk}, n=n, t=t))
+    act = spiking_activity(tr, spec, rows)
+    hist, box_t, spk_t = box_activity(spk, spec, rows)
+    assert act.events == box_t.sum()
+    np.testing.assert_array_equal(act.spikes_per_step, spk_t)
+    nz = np.nonzero(hist)[0]
+    np.testing.assert_array_equal(act.tile_max_values, nz)
+    np.testing.assert_array_equal(act.tile_max_counts, hist[nz])
