@@ -145,6 +145,13 @@ class Pim(_Strict):
         default=False,
         description="the weight-slice columns of one weight are summed in the analog domain "
         "(binary-weighted charge sharing) before one conversion per weight")
+    dac_kind: Literal["level", "pulse_count"] = Field(
+        default="level",
+        description="DAC mode: level (one analog level per phase, energy per driven row) or "
+        "pulse_count (a code k is k read-wordline pulses: wordline and cell energy per pulse, "
+        "read time (2^dac_bits - 1) x pulse_period_s + ADC time)")
+    pulse_period_s: float | None = Field(
+        default=None, gt=0, description="RWL pulse period for dac_kind pulse_count, s")
     t_read_s: float | None = Field(
         default=None, gt=0,
         description="published access time of one macro read, s (replaces the computed read "
@@ -239,7 +246,7 @@ _NOT_CONSTANT = {
     "pim.dac_bits", "pim.rows_per_read", "pim.adc_bits", "pim.cols_per_adc", "pim.num_arrays",
     "memory.weight_sram_bytes", "memory.membrane_sram_bytes", "memory.spike_sram_bytes",
     "memory.sram_word_bits", "tech.clock_hz", "tech.node_nm", "tech.vdd_v",
-    "pim.adc_sample_rate_hz",
+    "pim.adc_sample_rate_hz", "pim.pulse_period_s",
 }
 
 
@@ -404,6 +411,10 @@ def check_consistency(cfg: HardwareConfig, *, file: str = "<config>") -> None:
     from pimsim.models.adc import check_adc
 
     check_adc(cfg.pim.adc_model, cfg.pim.adc_bits, cfg.pim.adc_sample_rate_hz, file=file)
+    if (cfg.pim.input_mode == "dac" and cfg.pim.dac_kind == "pulse_count"
+            and cfg.pim.pulse_period_s is None and cfg.pim.t_read_s is None):
+        raise ConfigError("dac_kind pulse_count needs pim.pulse_period_s (or pim.t_read_s)",
+                          file=file, key="pim.pulse_period_s")
     if cfg.pim.cols_per_adc > cfg.pim.cols:
         raise ConfigError("cols_per_adc exceeds cols", file=file, key="pim.cols_per_adc")
     if len(cfg.memory.sram_ref_bytes) != len(cfg.memory.sram_ref_read_j):
