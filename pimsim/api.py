@@ -152,7 +152,10 @@ def simulate(cfg: HardwareConfig, trace: Trace, *, cache: ActivityCache | None =
             check_fits(spec, cfg, input_bits=in_bits, trace_file=trace.path or "<trace>")
             _, chunk_bits = input_phases(cfg, in_bits)
             pact = cache.pim(spec, chunk_bits)
-            costs.append(cost_pim_layer(spec, act, pact, cfg, n=n, t=t, input_bits=in_bits))
+            planes = (cache.pim(spec, 1) if cfg.pim.input_mode == "dac"
+                      and cfg.pim.dac_kind == "pulse_count" else None)
+            costs.append(cost_pim_layer(spec, act, pact, cfg, n=n, t=t, input_bits=in_bits,
+                                        bit_planes=planes))
         else:
             costs.append(cost_digital_layer(spec, act, cfg, n=n, t=t, input_bits=in_bits,
                                             last=last, with_pim=cfg.pim.enabled))

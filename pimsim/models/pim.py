@@ -26,7 +26,10 @@ survey-fit sar/flash models at the config's node and supply). With
 ``pim.analog_weight_combine`` the S slice columns of a weight are summed in the analog domain
 (binary-weighted charge sharing, as in Sinangil et al. JSSC 2021) and converted once:
 conversions count C_out instead of C_out S (the cells still count C_out S columns).
-With ``pim.allow_multiplex: false`` a layer needing more than ``num_arrays`` arrays is a
+With ``pim.dac_kind: pulse_count`` (inputs as RWL pulse counts, Sinangil et al. 2021) the
+wordline and cell terms count pulses, sum over rows of the input code, instead of driven rows,
+and t_read = (2^dac_bits - 1) x pulse_period_s + t_conv (``bit_planes``: the bit-serial
+activity of the same input). With ``pim.allow_multiplex: false`` a layer needing more than ``num_arrays`` arrays is a
 SimulationError (a fixed macro cannot hold it). When the layer needs A <= num_arrays arrays, its weights are
 duplicated into D = floor(num_arrays / A) copies that process D output positions at once;
 beyond, arrays are time-multiplexed: t_layer = ceil(positions / D) x ceil(A / num_arrays)
@@ -95,7 +98,8 @@ def check_fits(spec: LayerSpec, cfg: HardwareConfig, *, input_bits: int, trace_f
 
 
 def cost_pim_layer(spec: LayerSpec, act: LayerActivity, pact: PimActivity,
-                   cfg: HardwareConfig, *, n: int, t: int, input_bits: int) -> LayerCost:
+                   cfg: HardwareConfig, *, n: int, t: int, input_bits: int,
+                   bit_planes: PimActivity | None = None) -> LayerCost:
     """Cost of the analog first layer on the PIM macro plus its LIF updates on the core."""
     p, d = cfg.pim, cfg.digital
     geo = pim_geometry(spec, cfg)
@@ -110,14 +114,27 @@ def cost_pim_layer(spec: LayerSpec, act: LayerActivity, pact: PimActivity,
     ops["macs"] = spec.out_channels * act.events * n * passes  # logical MACs done in memory
 
     e_adc = adc.conversion_energy_j(cfg)
-    e_wl = driven * passes * geo["col_arrays"] * p.e_wordline_j
-    e_cell = driven * passes * geo["cols_used"] * p.e_cell_j
+    pulse = p.input_mode == "dac" and p.dac_kind == "pulse_count"
+    # pulse_count: a code k fires k RWL pulses; total pulses = sum_k 2^k x (rows whose input
+    # bit k is 1), from the bit-serial planes of the same input
+    fired = int(sum((1 << k) * int(v) for k, v in enumerate(bit_planes.driven_rows))
+                ) if pulse and bit_planes is not None else driven
+    e_wl = fired * passes * geo["col_arrays"] * p.e_wordline_j
+    e_cell = fired * passes * geo["cols_used"] * p.e_cell_j
     e_dac = driven * passes * geo["col_arrays"] * p.e_dac_j if p.input_mode == "dac" else 0.0
     e_conv = conversions * e_adc
     e_sa = conversions * p.e_shift_add_j
 
-    t_read = (p.t_read_s if p.t_read_s is not None
-              else max(p.t_bitline_s, adc.conversion_time_s(cfg) * p.cols_per_adc))
+    # conversions one ADC makes in sequence per read: its columns, or its weights when the
+    # slice columns of a weight are combined before the ADC
+    seq = ceil_div(p.cols_per_adc, geo["slices"]) if p.analog_weight_combine else p.cols_per_adc
+    t_conv = adc.conversion_time_s(cfg) * seq
+    if p.t_read_s is not None:
+        t_read = p.t_read_s
+    elif pulse and p.pulse_period_s is not None:
+        t_read = ((1 << p.dac_bits) - 1) * p.pulse_period_s + t_conv
+    else:
+        t_read = max(p.t_bitline_s, t_conv)
     copies = max(1, p.num_arrays // geo["arrays"])
     t_pos = ceil_div(geo["arrays"], p.num_arrays) * geo["max_groups"] * phases * t_read
     t_pim = ceil_div(positions, copies) * passes * t_pos  # per inference
