@@ -125,6 +125,8 @@ def trace_validate(path: str) -> None:
 @click.option("--out", required=True, type=click.Path(dir_okay=False))
 @click.option("--like", type=click.Choice(["indian_pines", "pavia_university", "salinas"]),
               default="salinas", show_default=True, help="HybridSN geometry of this scene")
+@click.option("--layers", "layers_file", type=click.Path(dir_okay=False),
+              help="YAML/JSON layer list (keys of meta.layers) instead of --like")
 @click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True)
 @click.option("--timesteps", type=click.IntRange(min=1), default=5, show_default=True)
 @click.option("--rate", "rates", type=float, multiple=True,
@@ -133,13 +135,14 @@ def trace_validate(path: str) -> None:
 @click.option("--cluster-size", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--weight-bits", type=click.IntRange(2, 16), default=6, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-def trace_synth(out: str, like: str, samples: int, timesteps: int, rates: tuple[float, ...],
+def trace_synth(out: str, like: str, layers_file: str | None, samples: int, timesteps: int, rates: tuple[float, ...],
                 clustering: float, cluster_size: int, weight_bits: int, seed: int) -> None:
     """Write a SYNTHETIC trace (random spikes on a HybridSN geometry) for tests/benchmarks."""
     from pimsim.networks import scene_layers
-    from pimsim.synth import synth_trace
+    from pimsim.synth import layers_from_file, synth_trace
 
-    layers = scene_layers(like, weight_bits=weight_bits)
+    layers = (layers_from_file(layers_file) if layers_file
+              else scene_layers(like, weight_bits=weight_bits))
     n_spiking = sum(1 for s in layers if s.input == "spikes")
     rate_arg: list[float] | float = 0.1
     if len(rates) == 1:
@@ -151,7 +154,8 @@ def trace_synth(out: str, like: str, samples: int, timesteps: int, rates: tuple[
     cmd = "pimsim trace synth " + " ".join(sys.argv[3:])
     synth_trace(out, layers, num_samples=samples, timesteps=timesteps, rates=rate_arg,
                 clustering=clustering, cluster_size=cluster_size, seed=seed,
-                dataset=f"{like}_synthetic", model="hybridsn_synthetic", command=cmd)
+                dataset="custom_synthetic" if layers_file else f"{like}_synthetic",
+                model="custom_synthetic" if layers_file else "hybridsn_synthetic", command=cmd)
     click.echo(f"wrote {out} (SYNTHETIC, {samples} samples)")
 
 

@@ -117,3 +117,52 @@ def synth_trace(
     save_trace(path, meta=meta, input=x, weights=weights, spikes=spikes, labels=labels,
                predictions=predictions)
     return meta
+
+
+def layers_from_file(path: str) -> list[LayerSpec]:
+    """Read a layer list (YAML or JSON: a list of objects with the keys of a trace's
+    ``meta.layers``) for a synthetic trace. ``out_shape`` may be left out for conv layers
+    (computed from kernel, stride and padding); ``input`` defaults to analog for the first
+    layer and spikes after; ``neuron`` to lif, and integrator for the last layer;
+    ``threshold``/``leak``/``weight_scale`` to 1 and ``weight_bits`` to 6."""
+    import yaml
+
+    from pimsim.errors import TraceError
+    from pimsim.trace import _Problems, conv_out_size, parse_layers
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh)
+    except OSError as exc:
+        raise TraceError(f"cannot read layer list: {exc.strerror}", file=path) from None
+    except yaml.YAMLError as exc:
+        raise TraceError(f"invalid YAML/JSON: {exc}", file=path) from None
+    if not isinstance(raw, list) or not raw:
+        raise TraceError("expected a non-empty list of layer objects", file=path)
+    filled = []
+    for i, layer in enumerate(raw):
+        if not isinstance(layer, dict):
+            raise TraceError("expected an object", file=path, key=f"[{i}]")
+        d = dict(layer)
+        d.setdefault("input", "analog" if i == 0 else "spikes")
+        d.setdefault("neuron", "integrator" if i == len(raw) - 1 else "lif")
+        for key, default in (("threshold", 1.0), ("leak", 1.0), ("weight_scale", 1.0),
+                             ("weight_bits", 6)):
+            d.setdefault(key, default)
+        if d.get("kind") in ("conv3d", "conv2d") and "out_shape" not in d:
+            nsp = 3 if d["kind"] == "conv3d" else 2
+            d.setdefault("stride", [1] * nsp)
+            d.setdefault("padding", [0] * nsp)
+            try:
+                d["out_shape"] = [d["out_channels"]] + [
+                    conv_out_size(n, k, s, p) for n, k, s, p in
+                    zip(d["in_shape"][1:], d["kernel"], d["stride"], d["padding"], strict=True)]
+            except (KeyError, TypeError, ValueError):
+                raise TraceError("conv layer without out_shape needs in_shape, kernel and "
+                                 "out_channels", file=path, key=f"[{i}]") from None
+        d.pop("out_channels", None)
+        filled.append(d)
+    problems = _Problems(path)
+    layers = parse_layers({"layers": filled}, problems)
+    problems.raise_if_any()
+    return layers

@@ -69,3 +69,33 @@ def test_compare_rows_and_ratios(tmp_path):
     assert rows["cnn_fp32"]["energy_j"] == pytest.approx(50_822_072 * 4.6e-12)
     assert js["ratios"]["pim_improvement_edp"] == pytest.approx(
         1 - rows["snn_pim"]["edp_js"] / rows["snn_digital"]["edp_js"])
+
+
+def test_synth_cli_custom_layer_list(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from pimsim import cli
+
+    layers = tmp_path / "layers.yaml"
+    layers.write_text(
+        "- {name: c0, kind: conv2d, in_shape: [3, 8, 8], kernel: [3, 3], padding: [1, 1],"
+        " out_channels: 4}\n"
+        "- {name: c1, kind: conv2d, in_shape: [4, 8, 8], kernel: [3, 3], stride: [2, 2],"
+        " out_channels: 8}\n"
+        "- {name: fc, kind: linear, in_shape: [72], out_shape: [10]}\n")
+    out = tmp_path / "c.npz"
+    monkeypatch.setattr(sys, "argv", ["pimsim", "trace", "synth", "--layers", str(layers),
+                                      "--samples", "3", "--out", str(out), "--rate", "0.2"])
+    cli.main()
+    tr = load_trace(out)
+    assert [s.out_shape for s in tr.layers] == [(4, 8, 8), (8, 3, 3), (10,)]
+    assert tr.layers[-1].neuron == "integrator" and tr.is_synthetic
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("- {name: c0, kind: conv2d, in_shape: [3, 8, 8], kernel: [3, 3]}\n")
+    monkeypatch.setattr(sys, "argv", ["pimsim", "trace", "synth", "--layers", str(bad),
+                                      "--out", str(tmp_path / "x.npz")])
+    import pytest as _pytest
+    with _pytest.raises(SystemExit) as exc:
+        cli.main()
+    assert exc.value.code == 2
+    assert "bad.yaml" in capsys.readouterr().err
