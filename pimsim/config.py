@@ -85,9 +85,16 @@ class Memory(_Strict):
 
     SRAM access energy for a ``sram_word_bits`` word is interpolated log-log in capacity
     through ``sram_ref_bytes`` -> ``sram_ref_read_j``; energy per bit = E_word / word bits.
+    The weight SRAM is split into ``weight_sram_banks`` equal banks (e.g. one per PE column);
+    an access costs the energy of one bank of weight_sram_bytes / banks.
     """
 
     weight_sram_bytes: int = Pos
+    weight_sram_banks: int = Field(default=1, gt=0)
+    weight_load_inferences: int = Field(
+        default=1, gt=0,
+        description="inferences that share one DRAM load of a layer's weights (batching; "
+        "1 = weights reloaded for every inference)")
     membrane_sram_bytes: int = Pos
     spike_sram_bytes: int = Pos
     sram_word_bits: int = Pos
@@ -244,7 +251,8 @@ _NOT_CONSTANT = {
     "ops.add_scaling", "ops.mult_scaling", "pim.enabled", "pim.input_mode",
     "pim.rows", "pim.cols", "pim.bits_per_cell", "pim.max_weight_bits", "pim.max_input_bits",
     "pim.dac_bits", "pim.rows_per_read", "pim.adc_bits", "pim.cols_per_adc", "pim.num_arrays",
-    "memory.weight_sram_bytes", "memory.membrane_sram_bytes", "memory.spike_sram_bytes",
+    "memory.weight_sram_bytes", "memory.weight_sram_banks", "memory.membrane_sram_bytes",
+    "memory.spike_sram_bytes", "memory.weight_load_inferences",
     "memory.sram_word_bits", "tech.clock_hz", "tech.node_nm", "tech.vdd_v",
     "pim.adc_sample_rate_hz", "pim.pulse_period_s",
 }
@@ -299,6 +307,17 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def _schema_has(parts: list[str]) -> bool:
+    """Whether a dotted path names a field of the schema (optional keys absent from a file)."""
+    model: Any = HardwareConfig
+    for part in parts:
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return False
+        model = fields[part].annotation
+    return True
+
+
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], *, file: str) -> dict[str, Any]:
     """Set dotted keys; each key must already exist (typos are errors, not new keys)."""
     out = copy.deepcopy(data)
@@ -307,6 +326,8 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], *, file: st
         node: Any = out
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
+            if isinstance(node, dict) and part not in node and _schema_has(parts[:i + 1]):
+                node[part] = {} if not last else None  # optional schema key with a default
             if not isinstance(node, dict) or part not in node:
                 known = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
                 raise ConfigError(
@@ -372,9 +393,8 @@ def check_sources(cfg: HardwareConfig, *, file: str) -> None:
 
 def _with_default_sources(data: dict[str, Any]) -> dict[str, Any]:
     srcs = dict(data.get("sources") or {})
-    given = data.get("area") or {}
     for key, text in DEFAULT_SOURCES.items():
-        if key.split(".", 1)[1] not in given and key not in srcs:
+        if key not in srcs and "area" not in srcs:
             srcs[key] = text
     return {**data, "sources": srcs}
 

@@ -7,7 +7,7 @@ E_mult(k, k) + E_add(accumulator_bits), k-bit weights and activations). Activati
 (in_size x bits per channel tile) and written (out_size x bits) as multi-bit values through
 the spike/activation SRAM; a weight read is broadcast down a PE column to the R positions of a
 tile (reads = MACs / min(R, positions); linear layers: one read per MAC) and loaded from
-DRAM once per inference; activation maps spill to DRAM when they exceed the activation SRAM.
+DRAM once per ``memory.weight_load_inferences`` inferences; activation maps spill to DRAM when they exceed the activation SRAM.
 Cycles: the same output-stationary tiling with ``mac_lanes`` MACs per PE per cycle, plus U
 cycles per tile for the activation function. Each output costs one add-width compare (ReLU)
 when neuron updates are counted.
@@ -58,11 +58,11 @@ def cost_cnn_layer(spec: LayerSpec, dense: LayerActivity, cfg: HardwareConfig, *
     writes = {"spike": spec.out_size * bits}
     ops["sram_read_bits"] = sum(reads.values()) * n
     ops["sram_write_bits"] = sum(writes.values()) * n
-    dram = prod(spec.weight_shape) * bits
+    dram = prod(spec.weight_shape) * bits / mem.weight_load_inferences
     act_bits = (spec.in_size + spec.out_size) * bits
     if act_bits > 8 * mem.spike_sram_bytes:
         dram += act_bits
-    ops["dram_bits"] = dram * n
+    ops["dram_bits"] = int(round(dram * n))
     mem_cycles = dram / dram_bits_per_cycle(cfg) if cfg.accounting.memory else 0.0
     cycles = max(cycles_compute, mem_cycles)
     delay = cycles / cfg.tech.clock_hz

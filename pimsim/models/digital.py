@@ -16,8 +16,9 @@ outputs spread over all R x C PEs. Per sample and time step:
 * dense (analog-input) layers broadcast each weight read down a PE column: one read serves the
   R positions of a tile, weight reads = MACs / min(R, positions); spiking layers read one weight
   per AC (each PE's spikes sit at different kernel offsets, so no read is shared);
-* DRAM: a layer's weights are loaded once per inference (time steps run innermost over a weight
-  block, so weights that do not fit the SRAM are still streamed once); membranes spill (read + write per step) when out_size x
+* DRAM: a layer's weights are loaded once per ``memory.weight_load_inferences`` inferences
+  (default 1; time steps run innermost over a weight block, so weights that do not fit the
+  SRAM are still streamed once per inference); membranes spill (read + write per step) when out_size x
   membrane_bits exceeds the membrane SRAM; spike maps spill when in + out bits exceed the
   spike SRAM; memory cycles = DRAM bits / (bandwidth x 8 / f_clk);
 * layer cycles = max(compute, memory) per inference; delay = cycles / f_clk;
@@ -75,11 +76,12 @@ def neuron_memory(spec: LayerSpec, cfg: HardwareConfig, *, n: int, t: int, last:
 
 def sram_energy(cfg: HardwareConfig, read_bits: dict[str, int], write_bits: dict[str, int]
                 ) -> float:
-    """Energy of SRAM traffic, J: bits x E_bit(buffer size); buffers weight/membrane/spike."""
+    """Energy of SRAM traffic, J: bits x E_bit(buffer or bank size); weight/membrane/spike."""
     if not cfg.accounting.memory:
         return 0.0
     mem = cfg.memory
-    size = {"weight": mem.weight_sram_bytes, "membrane": mem.membrane_sram_bytes,
+    size = {"weight": mem.weight_sram_bytes / mem.weight_sram_banks,
+            "membrane": mem.membrane_sram_bytes,
             "spike": mem.spike_sram_bytes}
     e = 0.0
     for buf, bits in read_bits.items():
@@ -131,7 +133,7 @@ def cost_digital_layer(spec: LayerSpec, act: LayerActivity, cfg: HardwareConfig,
 
     w_bits = prod(spec.weight_shape) * spec.weight_bits
     fits = w_bits <= 8 * mem.weight_sram_bytes
-    dram = w_bits * n
+    dram = w_bits * n // mem.weight_load_inferences
     dram += nops["dram_bits"]
     spike_bits = spec.in_size * (input_bits if analog else 1) + spec.out_size
     if spike_bits > 8 * mem.spike_sram_bytes:
