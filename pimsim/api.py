@@ -24,7 +24,8 @@ from pimsim.models.digital import cost_digital_layer
 from pimsim.models.pim import check_fits, cost_pim_layer, input_phases
 from pimsim.trace import Trace, load_trace
 
-__all__ = ["load_config", "load_trace", "simulate", "compare", "Result", "Comparison",
+__all__ = ["load_config", "load_trace", "simulate", "layer_cost", "compare", "Result",
+           "Comparison",
            "activity_cache"]
 
 _CACHES: weakref.WeakKeyDictionary[Trace, ActivityCache] = weakref.WeakKeyDictionary()
@@ -135,6 +136,30 @@ class Result:
         return pd.DataFrame(rows).fillna(0.0)
 
 
+def layer_cost(cfg: HardwareConfig, trace: Trace, i: int, cache: ActivityCache) -> LayerCost:
+    """Cost of layer ``i`` of ``trace`` on ``cfg`` (what :func:`simulate` sums).
+
+    The first layer runs on the PIM macro when ``cfg.pim.enabled``, else on the digital core;
+    every other layer runs on the digital core. ``trace`` may be any object with the
+    attributes read here (``layers``, ``num_samples``, ``timesteps``, ``input_bits``,
+    ``path``), e.g. :class:`pimsim.stats_cache.TraceView`.
+    """
+    spec = trace.layers[i]
+    n, t, in_bits = trace.num_samples, trace.timesteps, trace.input_bits
+    last = i == len(trace.layers) - 1
+    act = cache.layer(spec, cfg.digital.pe_rows)
+    if spec.input == "analog" and cfg.pim.enabled:
+        check_fits(spec, cfg, input_bits=in_bits, trace_file=trace.path or "<trace>")
+        _, chunk_bits = input_phases(cfg, in_bits)
+        pact = cache.pim(spec, chunk_bits)
+        planes = (cache.pim(spec, 1) if cfg.pim.input_mode == "dac"
+                  and cfg.pim.dac_kind == "pulse_count" else None)
+        return cost_pim_layer(spec, act, pact, cfg, n=n, t=t, input_bits=in_bits,
+                              bit_planes=planes)
+    return cost_digital_layer(spec, act, cfg, n=n, t=t, input_bits=in_bits, last=last,
+                              with_pim=cfg.pim.enabled)
+
+
 def simulate(cfg: HardwareConfig, trace: Trace, *, cache: ActivityCache | None = None
              ) -> Result:
     """Energy, delay and EDP of ``trace`` on the hardware ``cfg``.
@@ -143,22 +168,8 @@ def simulate(cfg: HardwareConfig, trace: Trace, *, cache: ActivityCache | None =
     every other layer runs on the digital core.
     """
     cache = cache or activity_cache(trace)
-    n, t, in_bits = trace.num_samples, trace.timesteps, trace.input_bits
-    costs: list[LayerCost] = []
-    for i, spec in enumerate(trace.layers):
-        last = i == len(trace.layers) - 1
-        act = cache.layer(spec, cfg.digital.pe_rows)
-        if spec.input == "analog" and cfg.pim.enabled:
-            check_fits(spec, cfg, input_bits=in_bits, trace_file=trace.path or "<trace>")
-            _, chunk_bits = input_phases(cfg, in_bits)
-            pact = cache.pim(spec, chunk_bits)
-            planes = (cache.pim(spec, 1) if cfg.pim.input_mode == "dac"
-                      and cfg.pim.dac_kind == "pulse_count" else None)
-            costs.append(cost_pim_layer(spec, act, pact, cfg, n=n, t=t, input_bits=in_bits,
-                                        bit_planes=planes))
-        else:
-            costs.append(cost_digital_layer(spec, act, cfg, n=n, t=t, input_bits=in_bits,
-                                            last=last, with_pim=cfg.pim.enabled))
+    n, t = trace.num_samples, trace.timesteps
+    costs = [layer_cost(cfg, trace, i, cache) for i in range(len(trace.layers))]
     return Result(hw=cfg.name, trace=trace.path or "<trace>", layers=costs, num_samples=n,
                   timesteps=t, synthetic=trace.is_synthetic,
                   area_breakdown_m2=area_breakdown_m2(cfg))
