@@ -1,0 +1,177 @@
+"""Trace statistics without the trace: a light view for workers and an on-disk cache.
+
+A sweep separates what depends on the trace (activity statistics, :mod:`pimsim.activity`) from
+the cost arithmetic. The statistics a sweep needs are computed once per (trace, layer, geometry)
+— geometry is ``digital.pe_rows`` for a layer and the DAC chunk width (bits per input phase)
+for the PIM first layer — and shipped to workers as a :class:`StatsBundle`: a :class:`TraceView`
+(layer specs, sample/step counts, input bits) plus the statistics, a few KB, never the spikes.
+
+On disk the statistics live under ``<cache dir>/<trace content hash>/<kind>_<layer>_<geom>.npz``
+(``PIMSIM_CACHE_DIR``, default ``~/.cache/pimsim/stats``), written atomically, so a repeated
+sweep over the same trace (by content, not by path) runs no Numba kernel at all.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pimsim.activity import ActivityCache, LayerActivity, PimActivity
+from pimsim.trace import LayerSpec, Trace
+
+#: A statistics key: ("layer", layer name, pe_rows or 0 for linear) or ("pim", name, chunk bits).
+StatKey = tuple[str, str, int]
+
+
+@dataclass(frozen=True)
+class TraceView:
+    """What the cost models read from a trace, without its arrays (picklable, small)."""
+
+    layers: list[LayerSpec]
+    num_samples: int
+    timesteps: int
+    input_bits: int
+    path: str | None
+    is_synthetic: bool
+    content_hash: str
+
+    @classmethod
+    def of(cls, trace: Trace, content_hash: str | None = None) -> TraceView:
+        """The view of a loaded trace (hashing it when ``content_hash`` is not given)."""
+        return cls(layers=list(trace.layers), num_samples=trace.num_samples,
+                   timesteps=trace.timesteps, input_bits=trace.input_bits, path=trace.path,
+                   is_synthetic=trace.is_synthetic,
+                   content_hash=content_hash or trace.content_hash())
+
+    def layer(self, name: str) -> LayerSpec:
+        """The spec of layer ``name``."""
+        for spec in self.layers:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+def layer_key(spec: LayerSpec, pe_rows: int) -> StatKey:
+    """Statistics key of a layer at a PE-row count (linear layers do not depend on it)."""
+    return ("layer", spec.name, pe_rows if spec.kind != "linear" else 0)
+
+
+def pim_key(spec: LayerSpec, chunk_bits: int) -> StatKey:
+    """Statistics key of the PIM first layer at a DAC chunk width (1 = bit-serial)."""
+    return ("pim", spec.name, chunk_bits)
+
+
+@dataclass
+class StatsBundle:
+    """A trace view and the statistics of every (layer, geometry) a sweep needs."""
+
+    view: TraceView
+    stats: dict[StatKey, Any] = field(default_factory=dict)
+
+
+class PrecomputedCache(ActivityCache):
+    """An :class:`~pimsim.activity.ActivityCache` answered from a :class:`StatsBundle`.
+
+    A statistic the bundle lacks is computed from the trace returned by ``loader`` (and kept in
+    the bundle); without a loader it raises ``KeyError`` naming the statistic.
+    """
+
+    def __init__(self, bundle: StatsBundle, loader: Callable[[], Trace] | None = None):
+        super().__init__(bundle.view)  # type: ignore[arg-type]
+        self.bundle = bundle
+        self.loader = loader
+
+    def _get(self, key: StatKey) -> Any:
+        hit = self.bundle.stats.get(key)
+        if hit is None:
+            if self.loader is None:
+                raise KeyError(key)
+            hit = self.bundle.stats[key] = compute_stat(self.loader(), key)
+        return hit
+
+    def layer(self, spec: LayerSpec, pe_rows: int) -> LayerActivity:
+        return self._get(layer_key(spec, pe_rows))  # type: ignore[no-any-return]
+
+    def pim(self, spec: LayerSpec, chunk_bits: int) -> PimActivity:
+        return self._get(pim_key(spec, chunk_bits))  # type: ignore[no-any-return]
+
+    def dense(self, spec: LayerSpec, pe_rows: int) -> LayerActivity:
+        return self._get(("dense", spec.name, pe_rows))  # type: ignore[no-any-return]
+
+
+def compute_stat(trace: Trace, key: StatKey) -> Any:
+    """Run the Numba kernel(s) for one statistics key on a loaded trace."""
+    kind, name, geom = key
+    spec = trace.layer(name)
+    cache = ActivityCache(trace)
+    if kind == "layer":
+        return cache.layer(spec, geom if geom else 1)
+    if kind == "pim":
+        return cache.pim(spec, geom)
+    if kind == "dense":
+        return cache.dense(spec, geom)
+    raise ValueError(f"unknown statistics kind {kind!r}")
+
+
+def default_cache_dir() -> Path:
+    """``$PIMSIM_CACHE_DIR`` or ``~/.cache/pimsim/stats``."""
+    env = os.environ.get("PIMSIM_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "pimsim" / "stats"
+
+
+class DiskStatsCache:
+    """Statistics on disk keyed by trace content hash and statistics key (atomic writes)."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None):
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    def _file(self, content_hash: str, key: StatKey) -> Path:
+        kind, name, geom = key
+        safe = "".join(c if (c.isalnum() or c in "-_") else "_" for c in name)
+        return self.root / content_hash[:32] / f"{kind}_{safe}_{int(geom)}.npz"
+
+    def get(self, content_hash: str, key: StatKey) -> Any | None:
+        """The cached statistic, or None when absent or unreadable (it is then recomputed)."""
+        path = self._file(content_hash, key)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if key[0] == "layer":
+                    return LayerActivity(
+                        name=key[1], pe_rows=int(z["pe_rows"]), events=int(z["events"]),
+                        events_per_step=z["events_per_step"],
+                        spikes_per_step=z["spikes_per_step"],
+                        tile_max_values=z["tile_max_values"],
+                        tile_max_counts=z["tile_max_counts"],
+                        tiles_per_step=int(z["tiles_per_step"]))
+                return PimActivity(phases=int(z["phases"]), driven_rows=z["driven_rows"])
+        except (OSError, KeyError, ValueError):
+            return None
+
+    def put(self, content_hash: str, key: StatKey, value: Any) -> None:
+        """Store a statistic atomically (temporary file + rename); errors are ignored."""
+        path = self._file(content_hash, key)
+        if isinstance(value, LayerActivity):
+            arrays = {"pe_rows": np.int64(value.pe_rows), "events": np.int64(value.events),
+                      "events_per_step": value.events_per_step,
+                      "spikes_per_step": value.spikes_per_step,
+                      "tile_max_values": value.tile_max_values,
+                      "tile_max_counts": value.tile_max_counts,
+                      "tiles_per_step": np.int64(value.tiles_per_step)}
+        else:
+            arrays = {"phases": np.int64(value.phases), "driven_rows": value.driven_rows}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **arrays)
+            os.replace(tmp, path)
+        except OSError:
+            return
