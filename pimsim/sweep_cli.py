@@ -61,4 +61,44 @@ def sweep_cmd(hw: str, traces: tuple[str, ...], space: str, out: str, jobs: int,
             click.echo(f"  {n} x {r}", err=True)
 
 
-__all__ = ["PimsimError", "sweep_cmd"]
+@click.command("pareto")
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.option("--x", "x", default="delay_s", show_default=True,
+              help="objective on the x axis (minimised; max:COL to maximise)")
+@click.option("--y", "y", default="energy_j", show_default=True, help="objective on the y axis")
+@click.option("--z", "z", default=None, help="optional third objective (colour of the front)")
+@click.option("--out", required=True, type=click.Path(dir_okay=False),
+              help="plot file (.png; an .svg is written beside it, or vice versa)")
+@click.option("--front-csv", type=click.Path(dir_okay=False), help="write the front as CSV")
+@click.option("--color-by", default=None, help="colour all points by this column")
+def pareto_cmd(results: str, x: str, y: str, z: str | None, out: str, front_csv: str | None,
+               color_by: str | None) -> None:
+    """Non-dominated set of a sweep over two or three objectives, and its plot."""
+    from pimsim.pareto import (
+        check_columns,
+        pareto_front,
+        parse_objective,
+        plot_front,
+        read_results,
+    )
+    from pimsim.report import atomic_write_text
+
+    df = read_results(results)
+    objs = [parse_objective(x), parse_objective(y)] + ([parse_objective(z)] if z else [])
+    check_columns(df, [o.column for o in objs] + ([color_by] if color_by else []),
+                  file=results)
+    if len({o.column for o in objs}) != len(objs):
+        raise PimsimError("objectives must be different columns", file=results, key="--x/--y")
+    front = pareto_front(df, objs)
+    if front.empty:
+        raise PimsimError("no row has finite values of every objective", file=results,
+                          key=",".join(o.column for o in objs))
+    written = plot_front(df, front, objs, out, color_by=color_by)
+    if front_csv:
+        atomic_write_text(front_csv, front.to_csv(index=False))
+        written.append(front_csv)
+    click.echo(f"front: {len(front)} of {len(df)} rows over "
+               f"{', '.join(o.label for o in objs)}; wrote {', '.join(written)}")
+
+
+__all__ = ["PimsimError", "pareto_cmd", "sweep_cmd"]
