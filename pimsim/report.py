@@ -76,6 +76,9 @@ def run_table(result: Result) -> str:
     pi = result.per_inference
     foot = (f"\nper inference: energy {fmt_energy(pi['energy_j'])}, delay "
             f"{fmt_time(pi['delay_s'])}, EDP {pi['edp_js']:.4g} J·s")
+    if result.area_m2 > 0:
+        parts = ", ".join(f"{k} {v * 1e6:.3g} mm²" for k, v in result.area_by_engine().items())
+        foot += f"\narea: {result.area_m2 * 1e6:.3g} mm² ({parts})"
     return head + _table(headers, rows) + foot
 
 
