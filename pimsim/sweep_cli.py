@@ -101,4 +101,17 @@ def pareto_cmd(results: str, x: str, y: str, z: str | None, out: str, front_csv:
                f"{', '.join(o.label for o in objs)}; wrote {', '.join(written)}")
 
 
-__all__ = ["PimsimError", "pareto_cmd", "sweep_cmd"]
+@click.command("report")
+@click.argument("results", type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="directory for index.html (self-contained) and the plots")
+@click.option("--title", default=None)
+def report_cmd(results: str, out: str, title: str | None) -> None:
+    """One self-contained HTML page: the front, the best EDP point, EDP sensitivity."""
+    from pimsim.html_report import write_report
+
+    path = write_report(results, out, title=title)
+    click.echo(f"wrote {path}")
+
+
+__all__ = ["PimsimError", "pareto_cmd", "report_cmd", "sweep_cmd"]
