@@ -31,6 +31,50 @@ from pimsim.trace import LayerSpec, Trace
 
 
 @kernel
+def _boxes_of_step(cnt, pref, kd, kh, kw, sd, sh, sw, pd, ph, pw, od_n, oh_n, ow_n, rows,
+                   hist, box_t, t):  # pragma: no cover - compiled
+    """Prefix-sum the count map ``cnt`` (D, H, W) of one step, then add every output
+    position's box sum to ``box_t[t]`` and each tile's maximum to ``hist``."""
+    dd, hh, ww = cnt.shape
+    npos = od_n * oh_n * ow_n
+    for d in range(dd):
+        for h in range(hh):
+            for w in range(ww):
+                pref[d + 1, h + 1, w + 1] = (
+                    cnt[d, h, w]
+                    + pref[d, h + 1, w + 1] + pref[d + 1, h, w + 1] + pref[d + 1, h + 1, w]
+                    - pref[d, h, w + 1] - pref[d, h + 1, w] - pref[d + 1, h, w]
+                    + pref[d, h, w]
+                )
+    p = 0
+    tmax = 0
+    for od in range(od_n):
+        d0 = od * sd - pd
+        d1 = min(d0 + kd, dd)
+        d0 = max(d0, 0)
+        for oh in range(oh_n):
+            h0 = oh * sh - ph
+            h1 = min(h0 + kh, hh)
+            h0 = max(h0, 0)
+            for ow in range(ow_n):
+                w0 = ow * sw - pw
+                w1 = min(w0 + kw, ww)
+                w0 = max(w0, 0)
+                b = 0
+                if d1 > d0 and h1 > h0 and w1 > w0:
+                    b = (pref[d1, h1, w1] - pref[d0, h1, w1] - pref[d1, h0, w1]
+                         - pref[d1, h1, w0] + pref[d0, h0, w1] + pref[d0, h1, w0]
+                         + pref[d1, h0, w0] - pref[d0, h0, w0])
+                box_t[t] += b
+                if b > tmax:
+                    tmax = b
+                p += 1
+                if p % rows == 0 or p == npos:
+                    hist[tmax] += 1
+                    tmax = 0
+
+
+@kernel
 def _box_activity(spk, kd, kh, kw, sd, sh, sw, pd, ph, pw, od_n, oh_n, ow_n, rows,
                   hist, box_t, spk_t):  # pragma: no cover - compiled
     """Accumulate box-sum events per step, spikes per step and the tile-max histogram.
@@ -38,7 +82,6 @@ def _box_activity(spk, kd, kh, kw, sd, sh, sw, pd, ph, pw, od_n, oh_n, ow_n, row
     spk: bool (n, T, C, D, H, W). hist: int64 (max_box + 1,). box_t, spk_t: int64 (T,).
     """
     n, tt, cc, dd, hh, ww = spk.shape
-    npos = od_n * oh_n * ow_n
     pref = np.zeros((dd + 1, hh + 1, ww + 1), dtype=np.int64)
     cnt = np.zeros((dd, hh, ww), dtype=np.int64)
     for i in range(n):
@@ -53,41 +96,8 @@ def _box_activity(spk, kd, kh, kw, sd, sh, sw, pd, ph, pw, od_n, oh_n, ow_n, row
                                 cnt[d, h, w] += 1
                                 total += 1
             spk_t[t] += total
-            for d in range(dd):
-                for h in range(hh):
-                    for w in range(ww):
-                        pref[d + 1, h + 1, w + 1] = (
-                            cnt[d, h, w]
-                            + pref[d, h + 1, w + 1] + pref[d + 1, h, w + 1] + pref[d + 1, h + 1, w]
-                            - pref[d, h, w + 1] - pref[d, h + 1, w] - pref[d + 1, h, w]
-                            + pref[d, h, w]
-                        )
-            p = 0
-            tmax = 0
-            for od in range(od_n):
-                d0 = od * sd - pd
-                d1 = min(d0 + kd, dd)
-                d0 = max(d0, 0)
-                for oh in range(oh_n):
-                    h0 = oh * sh - ph
-                    h1 = min(h0 + kh, hh)
-                    h0 = max(h0, 0)
-                    for ow in range(ow_n):
-                        w0 = ow * sw - pw
-                        w1 = min(w0 + kw, ww)
-                        w0 = max(w0, 0)
-                        b = 0
-                        if d1 > d0 and h1 > h0 and w1 > w0:
-                            b = (pref[d1, h1, w1] - pref[d0, h1, w1] - pref[d1, h0, w1]
-                                 - pref[d1, h1, w0] + pref[d0, h0, w1] + pref[d0, h1, w0]
-                                 + pref[d1, h0, w0] - pref[d0, h0, w0])
-                        box_t[t] += b
-                        if b > tmax:
-                            tmax = b
-                        p += 1
-                        if p % rows == 0 or p == npos:
-                            hist[tmax] += 1
-                            tmax = 0
+            _boxes_of_step(cnt, pref, kd, kh, kw, sd, sh, sw, pd, ph, pw, od_n, oh_n, ow_n,
+                           rows, hist, box_t, t)
 
 
 @kernel
@@ -98,7 +108,6 @@ def _box_activity_packed(packed, n, tt, cc, dd, hh, ww, kd, kh, kw, sd, sh, sw, 
     Only non-zero bytes are expanded, so the cost is O(bytes + spikes + positions) per step
     instead of O(bits): no unpacked copy of the trace is ever made.
     """
-    npos = od_n * oh_n * ow_n
     plane = dd * hh * ww
     size = cc * plane
     pref = np.zeros((dd + 1, hh + 1, ww + 1), dtype=np.int64)
@@ -120,42 +129,8 @@ def _box_activity_packed(packed, n, tt, cc, dd, hh, ww, kd, kh, kw, sd, sh, sw, 
                             cnt[(g - b0) % plane] += 1
                             total += 1
             spk_t[t] += total
-            c3 = cnt.reshape((dd, hh, ww))
-            for d in range(dd):
-                for h in range(hh):
-                    for w in range(ww):
-                        pref[d + 1, h + 1, w + 1] = (
-                            c3[d, h, w]
-                            + pref[d, h + 1, w + 1] + pref[d + 1, h, w + 1] + pref[d + 1, h + 1, w]
-                            - pref[d, h, w + 1] - pref[d, h + 1, w] - pref[d + 1, h, w]
-                            + pref[d, h, w]
-                        )
-            p = 0
-            tmax = 0
-            for od in range(od_n):
-                d0 = od * sd - pd
-                d1 = min(d0 + kd, dd)
-                d0 = max(d0, 0)
-                for oh in range(oh_n):
-                    h0 = oh * sh - ph
-                    h1 = min(h0 + kh, hh)
-                    h0 = max(h0, 0)
-                    for ow in range(ow_n):
-                        w0 = ow * sw - pw
-                        w1 = min(w0 + kw, ww)
-                        w0 = max(w0, 0)
-                        b = 0
-                        if d1 > d0 and h1 > h0 and w1 > w0:
-                            b = (pref[d1, h1, w1] - pref[d0, h1, w1] - pref[d1, h0, w1]
-                                 - pref[d1, h1, w0] + pref[d0, h0, w1] + pref[d0, h1, w0]
-                                 + pref[d1, h0, w0] - pref[d0, h0, w0])
-                        box_t[t] += b
-                        if b > tmax:
-                            tmax = b
-                        p += 1
-                        if p % rows == 0 or p == npos:
-                            hist[tmax] += 1
-                            tmax = 0
+            _boxes_of_step(cnt.reshape((dd, hh, ww)), pref, kd, kh, kw, sd, sh, sw, pd, ph, pw,
+                           od_n, oh_n, ow_n, rows, hist, box_t, t)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from pimsim.atomic import atomic_open
 from pimsim.errors import TraceError
 
 FORMAT_NAME = "pimsim-trace"
@@ -237,7 +237,7 @@ def _is_int_list(v: Any) -> bool:
 
 
 def _check_type(value: Any, expected: Any) -> bool:
-    if expected is int or expected == int:
+    if expected is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if isinstance(expected, tuple) and int in expected:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -576,19 +576,8 @@ def save_trace(
     validate_arrays(meta, layers, arrays, problems)
     problems.raise_if_any()
     target = Path(file)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".npz", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-        _umask = os.umask(0)
-        os.umask(_umask)
-        os.chmod(tmp, 0o666 & ~_umask)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(target, "wb", suffix=".npz") as fh:
+        np.savez_compressed(fh, **arrays)
     return target
 
 
