@@ -9,7 +9,10 @@ the column partial sum
 
 which the ADC of ``adc_bits`` converts: q = clip(round((ps + noise) / step), 0, 2^b - 1) x step
 with step = max(1, FS / (2^b - 1)) (lossless when FS <= 2^b - 1). Optional Gaussian read noise
-has sigma = ``read_noise_lsb`` x step, drawn from a seeded generator. The digital shift-add
+has sigma = ``read_noise_lsb`` x step, drawn from a seeded generator. With
+``pim.analog_weight_combine`` the slices of a weight are summed in the analog domain before one
+conversion (c = weight bits). A pulse-count DAC is modelled like a level DAC: the partial sums
+and their quantization are the same. The digital shift-add
 combines q x 2^(k g) x 2^(s c) over phases, slices and groups.
 
 Signed weights are stored in offset binary, w_u = w + 2^(B-1) in [0, 2^B), so every cell and
@@ -69,8 +72,10 @@ def pim_layer_output(x: np.ndarray, w: np.ndarray, spec: LayerSpec, cfg: Hardwar
     """
     p = cfg.pim
     g = 1 if p.input_mode == "bit_serial" else p.dac_bits
-    c = p.bits_per_cell
     wb = spec.weight_bits
+    # analog weight combining sums a weight's slice columns before one conversion: the ADC
+    # sees whole weights (c = weight bits); otherwise one conversion per bit-sliced column
+    c = wb if getattr(p, "analog_weight_combine", False) else p.bits_per_cell
     phases = math.ceil(input_bits / g)
     slices = math.ceil(wb / c)
     cols = patches(x.astype(np.int64), spec)
@@ -116,7 +121,7 @@ def accuracy_key(cfg: HardwareConfig) -> tuple[Any, ...]:
     if not p.enabled:
         return (False,)
     return (True, p.rows, p.rows_per_read, p.adc_bits, p.bits_per_cell, p.input_mode,
-            p.dac_bits)
+            p.dac_bits, getattr(p, "analog_weight_combine", False))
 
 
 def hardware_accuracy(trace: Trace, cfg: HardwareConfig, *, read_noise_lsb: float = 0.0,

@@ -56,7 +56,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from pimsim.api import layer_cost as api_layer_cost
-from pimsim.config import HardwareConfig, check_consistency, load_config
+from pimsim.config import HardwareConfig, check_consistency, load_config, read_yaml
 from pimsim.errors import ConfigError, PimsimError
 from pimsim.models.area import area_breakdown_m2
 from pimsim.models.base import LayerCost
@@ -522,8 +522,12 @@ class PointBuilder:
     ``config_with(base, overrides)`` for section.field keys, at a fraction of the cost.
     """
 
-    def __init__(self, base: HardwareConfig, keys: Sequence[str], *, file: str):
-        self.base, self.keys, self.file = base, list(keys), file
+    def __init__(self, base: HardwareConfig, keys: Sequence[str], *, file: str,
+                 raw: dict[str, Any] | None = None):
+        self.base, self.keys, self.file, self.raw = base, list(keys), file, raw
+        tech = (raw or {}).get("tech", {}) if isinstance(raw, dict) else {}
+        self._tech = {f"tech.{k}": v for k, v in tech.items()}
+        self._tech_idx = {k: i for i, k in enumerate(self.keys) if k.startswith("tech.")}
         sections: dict[str, list[int]] = {}
         for i, k in enumerate(self.keys):
             sections.setdefault(k.split(".")[0], []).append(i)
@@ -548,8 +552,29 @@ class PointBuilder:
             raise ConfigError(hit.message, file=self.file, key=hit.key)
         return hit
 
+    def _scaled(self, values: tuple[Any, ...]) -> bool:
+        """Whether loading this point rescales constants (reference node/supply != own)."""
+        if self.raw is None:
+            return False
+        t = dict(self._tech)
+        for k, i in self._tech_idx.items():
+            t[k] = values[i]
+        rn, rv = t.get("tech.reference_node_nm"), t.get("tech.reference_vdd_v")
+        return ((rn is not None and rn != t.get("tech.node_nm"))
+                or (rv is not None and rv != t.get("tech.vdd_v")))
+
     def build(self, values: tuple[Any, ...]) -> HardwareConfig:
-        """The config of one point; raises ConfigError with the reason when it is invalid."""
+        """The config of one point; raises ConfigError with the reason when it is invalid.
+
+        A point whose constants are rescaled on load (a reference node or supply that differs
+        from the point's own) goes through the full loader on the raw YAML data, exactly like
+        ``pimsim run --set``.
+        """
+        if self.raw is not None and self._scaled(values):
+            from pimsim.config import apply_overrides, config_from_dict
+
+            data = apply_overrides(self.raw, dict(zip(self.keys, values)), file=self.file)
+            return config_from_dict(data, file=self.file)
         if not self.sections:
             return self.base
         update = {}
@@ -668,6 +693,7 @@ class EvalContext:
     columns: Columns
     trace_path: str | None = None
     accuracy: dict[str, Any] | None = None
+    raw: dict[str, Any] | None = None
 
 
 class Evaluator:
@@ -675,7 +701,7 @@ class Evaluator:
 
     def __init__(self, ctx: EvalContext):
         self.ctx = ctx
-        self.builder = PointBuilder(ctx.base, ctx.keys, file=ctx.file)
+        self.builder = PointBuilder(ctx.base, ctx.keys, file=ctx.file, raw=ctx.raw)
         self.cache = PrecomputedCache(ctx.bundle, loader=self._load_trace)
         self.view = ctx.bundle.view
         comps = ctx.columns.components
@@ -1091,6 +1117,7 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
     if scheduler and jobs > 1:
         raise SweepError("give either --jobs or --scheduler, not both", key="--scheduler")
     base = load_config(hw)
+    raw = read_yaml(hw)
     space = load_space(space_file, base)
     trace_paths = list(traces) + space.traces
     if not trace_paths:
@@ -1106,7 +1133,7 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
     combos = space.combos()
     ntr = len(loaded)
     skipped: list[tuple[int, str, str]] = []
-    builder = PointBuilder(base, keys, file=space_file)
+    builder = PointBuilder(base, keys, file=space_file, raw=raw)
     valid: list[tuple[int, tuple[Any, ...], HardwareConfig]] = []
     for ci, values in enumerate(combos):
         lookup_vals = dict(zip(keys, values))
@@ -1213,7 +1240,7 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
                           overwrite=overwrite)
         ctxs = [EvalContext(key=f"{fingerprint}:{ti}", base=base, keys=keys, file=space_file,
                             bundle=bundles[ti], columns=columns, trace_path=trace_paths[ti],
-                            accuracy=acc_opts) for ti in range(ntr)]
+                            accuracy=acc_opts, raw=raw) for ti in range(ntr)]
         _guard(ctxs, valid)
         if batch_size is None:
             batch_size = int(min(5000, max(50, n_pending // max(1, workers * 8))))

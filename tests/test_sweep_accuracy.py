@@ -17,6 +17,7 @@ from pimsim.sweep import run_sweep
 from pimsim.synth import synth_trace
 
 HW = str(Path(__file__).resolve().parents[1] / "hw_configs" / "45nm_pim.yaml")
+BITSERIAL = {"pim.input_mode": "bit_serial", "pim.analog_weight_combine": False}
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +47,13 @@ def test_lossless_adc_is_exact_and_fewer_bits_err_more(trace_path):
     ref = _exact(tr)
     errs = []
     for bits, rpr in ((7, 64), (6, 16), (4, 16), (2, 16)):
-        cfg = load_config(HW, {"pim.adc_bits": bits, "pim.rows_per_read": rpr})
+        cfg = load_config(HW, {"pim.adc_bits": bits, "pim.rows_per_read": rpr, **BITSERIAL})
         y = pim_layer_output(tr.input, w, spec, cfg, input_bits=tr.input_bits)
         assert y.shape == (tr.num_samples, *spec.out_shape)
         errs.append(float(np.abs(y - ref).mean()))
     assert errs[0] == 0.0 and errs[1] == 0.0  # 64 rows x 1 x 1 <= 127; 16 <= 63
     assert 0 < errs[2] < errs[3]
-    cfg = load_config(HW, {"pim.adc_bits": 6, "pim.rows_per_read": 16})
+    cfg = load_config(HW, {"pim.adc_bits": 6, "pim.rows_per_read": 16, **BITSERIAL})
     a = pim_layer_output(tr.input, w, spec, cfg, input_bits=8, read_noise_lsb=0.5, seed=1)
     b = pim_layer_output(tr.input, w, spec, cfg, input_bits=8, read_noise_lsb=0.5, seed=1)
     assert np.array_equal(a, b) and not np.array_equal(a, ref)
@@ -75,7 +76,8 @@ def test_sweep_accuracy_column(tmp_path, trace_path, monkeypatch):
                         types.SimpleNamespace(replay_trace=replay_trace))
     space = tmp_path / "s.yaml"
     space.write_text("parameters:\n  pim.adc_bits: [2, 4, 7]\n  pim.rows_per_read: [16, 64]\n"
-                     "  pim.e_cell_j: [1.0e-16, 2.0e-16]\n")
+                     "  pim.e_cell_j: [1.0e-16, 2.0e-16]\n  pim.input_mode: [bit_serial]\n"
+                     "  pim.analog_weight_combine: [false]\n")
     run_sweep(HW, [trace_path], str(space), str(tmp_path / "r.csv"), accuracy=True,
               progress=False, cache_dir=str(tmp_path / "c"), log=lambda m: None)
     df = pd.read_csv(tmp_path / "r.csv")
