@@ -29,6 +29,7 @@ from the padded uint8 cube (a strided view).
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import os
 import tempfile
@@ -150,7 +151,7 @@ def dataset_names() -> list[str]:
 
 def get_spec(name: str) -> DatasetSpec:
     """The spec of a real dataset, or of the real scene a ``<scene>_surrogate`` imitates."""
-    base = name[: -len("_surrogate")] if name.endswith("_surrogate") else name
+    base = name.removesuffix("_surrogate")
     if base not in DATASETS or (name != base and base not in SURROGATE_OF):
         raise DataError(f"unknown dataset {name!r}; expected one of {', '.join(dataset_names())}",
                         key="dataset")
@@ -197,7 +198,7 @@ def load_mat_array(path: str | os.PathLike[str], spec: FileSpec, *,
                             file=file, key="sha256")
     try:
         mat = loadmat(file)
-    except Exception as exc:  # scipy raises several types for corrupt files
+    except Exception as exc:  # noqa: BLE001 - scipy raises many types for corrupt files
         raise DataError(f"not a readable MATLAB file: {type(exc).__name__}: {exc}",
                         file=file) from None
     if spec.key not in mat:
@@ -341,7 +342,8 @@ def download(url: str, target: Path, *, progress: bool = True, timeout: float = 
                         break
                     fh.write(block)
                     bar.update(len(block))
-            except (OSError, TimeoutError) as exc:
+            except (OSError, TimeoutError, http.client.HTTPException) as exc:
+                fh.flush()
                 raise DataError(f"download interrupted after {fh.tell()} bytes ({exc}); run the "
                                 "command again to resume", file=str(part)) from None
         got = part.stat().st_size
@@ -604,7 +606,7 @@ def preprocess(scene: Scene, *, components: int | None = None, window: int = 25,
     scale = (hi - lo) / levels
     dtype = np.uint8 if input_bits <= 8 else np.uint16
     q = np.rint((np.clip(z, lo, hi) - lo) / scale).astype(dtype)
-    pad_value = int(round(-lo / scale))
+    pad_value = round(-lo / scale)
     m = window // 2
     padded = np.pad(q, ((m, m), (m, m), (0, 0)), constant_values=pad_value)
     coords, labels = labelled_pixels(scene.gt)

@@ -147,7 +147,7 @@ class Trainer:
             return
         try:
             ck = torch.load(self.ckpt_path, map_location=self.device, weights_only=False)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - torch.load raises many types
             raise TrainError(f"unreadable checkpoint ({type(exc).__name__}: {exc}); remove it "
                              "to start over", file=str(self.ckpt_path)) from None
         if ck.get("config_identity") != self.cfg.identity():
@@ -343,7 +343,7 @@ def load_checkpoint(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         raise TrainError("no checkpoint; run 'pimsim train' first", file=str(path))
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many types
         raise TrainError(f"unreadable checkpoint: {type(exc).__name__}: {exc}",
                          file=str(path)) from None
 
