@@ -121,7 +121,11 @@ def _short(key: str) -> str:
 
 
 def point_label(row: pd.Series, keys: Sequence[str], limit: int = 4) -> str:
-    """``adc_bits=6 rows_per_read=64`` from a row's swept values."""
+    """``adc_bits=6 rows_per_read=64`` from a row's swept values (``digital-only`` when the
+    PIM macro is off, whose keys then do not matter)."""
+    if "pim.enabled" in row.index and str(row["pim.enabled"]).lower() in ("false", "0", "0.0"):
+        keys = [k for k in keys if not k.startswith("pim.")]
+        return " ".join(["digital-only", *(f"{_short(k)}={row[k]}" for k in keys[:limit])])
     parts = []
     for k in list(keys)[:limit]:
         v = row[k]
@@ -129,6 +133,19 @@ def point_label(row: pd.Series, keys: Sequence[str], limit: int = 4) -> str:
             v = f"{v:.3g}"
         parts.append(f"{_short(k)}={v}")
     return " ".join(parts)
+
+
+_UNITS = (("_js", "J·s"), ("_m2", "m²"), ("_j", "J"), ("_s", "s"))
+
+
+def _axis_units(ax, axis: str, column: str) -> None:  # type: ignore[no-untyped-def]
+    """Human units on an axis of an SI column: engineering prefixes (µJ, ns, ...)."""
+    from matplotlib.ticker import EngFormatter
+
+    for suffix, unit in _UNITS:
+        if column.endswith(suffix):
+            getattr(ax, f"{axis}axis").set_major_formatter(EngFormatter(unit=unit))
+            return
 
 
 def _wants_log(x: np.ndarray) -> bool:
@@ -209,7 +226,11 @@ def plot_front(df: pd.DataFrame, front: pd.DataFrame, objectives: Sequence[Objec
                         xytext=(6, -12), textcoords="offset points")
     ax.set_xlabel(xo.label)
     ax.set_ylabel(yo.label)
-    ax.set_title(title or f"Pareto front: {len(front)} of {len(df)} configurations")
+    _axis_units(ax, "x", x)
+    _axis_units(ax, "y", y)
+    n_distinct = len(front.drop_duplicates(subset=[o.column for o in objectives]))
+    ax.set_title(title or f"Pareto front: {n_distinct} distinct points ({len(front)} of "
+                 f"{len(df)} configurations)")
     ax.grid(True, which="both", alpha=0.2)
     ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
