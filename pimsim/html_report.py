@@ -38,16 +38,31 @@ th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 """
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, (float, np.floating)):
-        return f"{v:.4g}"
+def _fmt(v: Any, name: str = "") -> str:
+    """A cell in human units: SI columns (``*_j``, ``*_s``, ``*_js``, ``*_m2``) get prefixes."""
+    from pimsim.report import fmt_energy, fmt_time
+
+    if isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, bool):
+        if name.endswith("_js"):
+            return f"{float(v):.4g} J·s"
+        if name.endswith("_j") and v:
+            return fmt_energy(float(v))
+        if name.endswith("_s") and v:
+            return fmt_time(float(v))
+        if name.endswith("_m2"):
+            return f"{float(v) * 1e6:.4g} mm²"
+        if isinstance(v, (float, np.floating)):
+            return f"{v:.4g}"
     return html.escape(str(v))
 
 
 def _table(df: pd.DataFrame, max_rows: int = 40) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>"
-                   for row in df.head(max_rows).itertuples(index=False))
+    key_value = list(df.columns) == ["key", "value"]
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_fmt(v, str(row[0]) if key_value else str(c))}</td>"
+                         for c, v in zip(df.columns, row)) + "</tr>"
+        for row in df.head(max_rows).itertuples(index=False))
     more = (f"<p class='note'>{len(df) - max_rows} more rows not shown</p>"
             if len(df) > max_rows else "")
     return f"<table><tr>{head}</tr>{body}</table>{more}"
