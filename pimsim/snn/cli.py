@@ -141,6 +141,9 @@ def data_info(dataset: str, data_dir: str) -> None:
 @click.option("--eval-fraction", default=1.0, show_default=True, type=float,
               help="Stratified fraction of the test split used for the reported metrics.")
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--init", "init", default="default", show_default=True,
+              type=click.Choice(["default", "lsuv"]),
+              help="Weight init: PyTorch default, or LSUV-like data-dependent scaling.")
 @click.option("--threads", default=2, show_default=True, type=int)
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:i]")
 @click.option("--out", default=None, type=click.Path(dir_okay=False),
@@ -153,7 +156,8 @@ def train_cmd(dataset: str, data_dir: str, model: str, run_dir: str | None, fres
               components: int | None, window: int, timesteps: int, weight_bits: int,
               input_bits: int, cnn_epochs: int, qat_epochs: int, snn_epochs: int,
               batch_size: int, snn_batch_size: int, lr: float, qat_lr: float, snn_lr: float,
-              train_fraction: float, eval_fraction: float, seed: int, threads: int, device: str,
+              train_fraction: float, eval_fraction: float, seed: int, init: str,
+              threads: int, device: str,
               out: str | None, samples: int, quiet: bool) -> None:
     """Train CNN -> 6-bit CNN -> SNN (conversion + surrogate gradients); resumable."""
     from pimsim.snn.data import get_spec
@@ -177,7 +181,8 @@ def train_cmd(dataset: str, data_dir: str, model: str, run_dir: str | None, fres
                       timesteps=timesteps, cnn_epochs=cnn_epochs, qat_epochs=qat_epochs,
                       snn_epochs=snn_epochs, batch_size=batch_size,
                       snn_batch_size=snn_batch_size, lr=lr, qat_lr=qat_lr, snn_lr=snn_lr,
-                      train_fraction=train_fraction, eval_fraction=eval_fraction, seed=seed)
+                      train_fraction=train_fraction, eval_fraction=eval_fraction, seed=seed,
+                      init=init)
     trainer = Trainer(cfg, run_dir, device=device, threads=threads, progress=not quiet,
                       log=lambda m: click.echo(m, err=True))
     if trainer.data.synthetic:

@@ -264,7 +264,8 @@ def trainer_from_run(run_dir: str | os.PathLike[str], *, data_dir: str | None = 
     from pimsim.snn.train import TrainConfig, Trainer, load_checkpoint
 
     ck = load_checkpoint(run_dir)
-    cfg = TrainConfig(**ck["config"])
+    known = {f for f in TrainConfig.__dataclass_fields__}
+    cfg = TrainConfig(**{k: v for k, v in ck["config"].items() if k in known})
     if data_dir:
         cfg.data_dir = data_dir
     tr = Trainer(cfg, run_dir, progress=False, log=lambda m: None)

@@ -152,6 +152,23 @@ class SpikingNet(nn.Module):
         s = self.specs
         return s[i].kind == "linear" and i < len(s) - 1
 
+    @torch.no_grad()
+    def data_init(self, x: torch.Tensor) -> None:
+        """Data-dependent initialisation (LSUV-like, no biases needed): layer 0's kernels are
+        made zero-mean (the shifted, all-positive input then adds no common offset), and every
+        layer's weights are scaled so its pre-activation has unit standard deviation on ``x``.
+        """
+        w0 = self.weights[0]
+        w0 -= w0.mean(dim=tuple(range(1, w0.dim())), keepdim=True)
+        h = x
+        for i in range(len(self.specs)):
+            cur = self.layer_current(i, h)
+            std = float(cur.std())
+            if std > 0:
+                self.weights[i] /= std
+                cur = cur / std
+            h = F.relu(cur)
+
     # -------------------------------------------------------------- CNN
     def forward_cnn(self, x: torch.Tensor) -> torch.Tensor:
         """Iso-architecture CNN: ReLU after every hidden layer, dropout 0.4 after hidden

@@ -70,6 +70,9 @@ class TrainConfig:
     percentile: float = 99.7
     calib_samples: int = 256
     seed: int = 0
+    #: weight initialisation: "default" (PyTorch's uniform +-1/sqrt(fan_in)) or "lsuv"
+    #: (zero-mean first-layer kernels, unit-variance pre-activations on a training batch)
+    init: str = "default"
 
     #: fields that must match for a checkpoint to resume
     def identity(self) -> dict[str, Any]:
@@ -133,6 +136,12 @@ class Trainer:
         self.state: dict[str, Any] = {"stage": "cnn", "epoch": 0, "metrics": {}, "history": [],
                                       "epoch_seconds": {}}
         self.opt: torch.optim.Optimizer | None = None
+        if cfg.init not in ("default", "lsuv"):
+            raise TrainError(f"expected 'default' or 'lsuv', got {cfg.init!r}", key="init")
+        if cfg.init == "lsuv":
+            n0 = min(256, self.train_idx.size)
+            init_idx = stratified_subset(self.train_idx, d.labels, count=n0, seed=cfg.seed + 3)
+            self.net.data_init(batch_tensor(d, init_idx, self.device))
         self._resume()
 
     # ------------------------------------------------------------ checkpoints
@@ -150,9 +159,11 @@ class Trainer:
         except Exception as exc:  # noqa: BLE001 - torch.load raises many types
             raise TrainError(f"unreadable checkpoint ({type(exc).__name__}: {exc}); remove it "
                              "to start over", file=str(self.ckpt_path)) from None
-        if ck.get("config_identity") != self.cfg.identity():
-            diff = sorted(k for k, v in self.cfg.identity().items()
-                          if ck.get("config_identity", {}).get(k) != v)
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+        stored = {**defaults, **ck.get("config_identity", {})}  # older checkpoints lack new keys
+        stored.pop("data_dir", None)
+        if stored != self.cfg.identity():
+            diff = sorted(k for k, v in self.cfg.identity().items() if stored.get(k) != v)
             raise TrainError(f"holds a different run (differs in {', '.join(diff)}); use another "
                              "--run-dir or --fresh", file=str(self.ckpt_path), key="config")
         self.net.load_state_dict(ck["model"])
@@ -301,9 +312,9 @@ class Trainer:
                 r.update(stage=stage, epoch=st["epoch"])
                 st["history"].append(r)
                 st["epoch_seconds"].setdefault(stage, []).append(r["seconds"])
+                self.save()
                 self.log(f"{self.data.name}: {stage} epoch {st['epoch']}/{plan[stage]}: "
                          f"loss {r['loss']:.4f} train acc {r['acc']:.4f} ({r['seconds']:.0f} s)")
-                self.save()
             key = {"cnn": "cnn_fp32", "qat": f"cnn_int{cfg.weight_bits}", "snn": "snn"}[stage]
             if key not in st["metrics"]:
                 m = self.evaluate("snn" if stage == "snn" else "cnn")
