@@ -50,7 +50,7 @@ constraints:
 
 
 def _run(trace: str, space: str, out: str, jobs: int, cache: str) -> dict[str, float]:
-    import pimsim.sweep as sw
+    import pimsim.sweep.run as sw
 
     spent = [0.0]
     orig = sw.evaluate_batch

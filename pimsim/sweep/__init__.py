@@ -1,0 +1,54 @@
+"""Design-space sweeps (design.md §5): spaces, point evaluation, resumable results, runners.
+
+Modules, each importing only those above it:
+
+* :mod:`~pimsim.sweep.errors`: ``SweepError`` and the results format version;
+* :mod:`~pimsim.sweep.constraints`: restricted boolean expressions over config keys;
+* :mod:`~pimsim.sweep.space`: dimensions, ranges, distributions, strategies, the space YAML;
+* :mod:`~pimsim.sweep.recorder`: a config proxy that records the keys a model reads;
+* :mod:`~pimsim.sweep.points`: lean config builder, grouping of points, the point plan;
+* :mod:`~pimsim.sweep.evaluate`: memoised scalar evaluator, worker task, start-up guard;
+* :mod:`~pimsim.sweep.vectorized`: the numpy cost path over batches of points;
+* :mod:`~pimsim.sweep.results`: resumable CSV/Parquet journal, sidecar, row formatting;
+* :mod:`~pimsim.sweep.runners`: inline / process-pool / Dask executors, statistics phase;
+* :mod:`~pimsim.sweep.run`: :func:`run_sweep`, which puts them together.
+"""
+
+from __future__ import annotations
+
+from pimsim.sweep.constraints import Constraint
+from pimsim.sweep.errors import FORMAT_VERSION, SweepError
+from pimsim.sweep.evaluate import (
+    ENGINES,
+    BatchResult,
+    Columns,
+    EvalContext,
+    Evaluator,
+    evaluate_batch,
+    guard,
+    needed_stats,
+)
+from pimsim.sweep.points import Grouped, Plan, PointBuilder, PointTable, plan_points
+from pimsim.sweep.recorder import recorded
+from pimsim.sweep.results import Journal, RowFormatter
+from pimsim.sweep.run import SweepSummary, run_sweep
+from pimsim.sweep.runners import InlineExecutor, compute_stats_task, open_executor
+from pimsim.sweep.space import (
+    DISTRIBUTIONS,
+    STRATEGIES,
+    Dimension,
+    Space,
+    flatten,
+    load_space,
+    parse_dimension,
+)
+from pimsim.sweep.vectorized import VectorEvaluator
+
+__all__ = [
+    "DISTRIBUTIONS", "ENGINES", "FORMAT_VERSION", "STRATEGIES", "BatchResult", "Columns",
+    "Constraint", "Dimension", "EvalContext", "Evaluator", "Grouped", "InlineExecutor",
+    "Journal", "Plan", "PointBuilder", "PointTable", "RowFormatter", "Space", "SweepError",
+    "SweepSummary", "VectorEvaluator", "compute_stats_task", "evaluate_batch", "flatten",
+    "guard", "load_space", "needed_stats", "open_executor", "parse_dimension", "plan_points",
+    "recorded", "run_sweep",
+]

@@ -1,0 +1,250 @@
+"""The sweep itself: plan the points, gather statistics, evaluate in batches, write results.
+
+Phases of :func:`run_sweep`:
+
+1. plan: constraints and validation once per distinct value (:mod:`pimsim.sweep.points`);
+2. statistics: once per (trace, layer, geometry), from the disk cache or computed on the
+   executor's workers (:mod:`pimsim.sweep.runners`);
+3. guard: both evaluators against :func:`pimsim.api.simulate` (:func:`pimsim.sweep.evaluate.
+   guard`);
+4. evaluation in batches (vectorized for cost-only sweeps), rows appended to the journal in
+   bulk (:mod:`pimsim.sweep.results`), then the file is finalised sorted by point.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pimsim.config import HardwareConfig, load_config, read_yaml
+from pimsim.errors import PimsimError
+from pimsim.stats_cache import DiskStatsCache, StatKey, StatsBundle, TraceView
+from pimsim.sweep.errors import FORMAT_VERSION, SweepError
+from pimsim.sweep.evaluate import Columns, EvalContext, evaluate_batch, guard, needed_stats
+from pimsim.sweep.points import Grouped, PointBuilder, plan_points
+from pimsim.sweep.results import Journal, RowFormatter, _journal_path, write_skipped
+from pimsim.sweep.runners import gather_stats, open_executor, shared_traces
+from pimsim.sweep.space import flatten, load_space
+
+
+@dataclass
+class SweepSummary:
+    """What a sweep did: rows written, points skipped (with reasons), timing."""
+
+    out: str
+    rows: int
+    evaluated: int
+    resumed: int
+    skipped: list[tuple[int, str, str]]
+    seconds: float
+    stats_seconds: float
+    stats_computed: int
+    stats_from_disk: int
+    workers: int
+    #: seconds spent in the evaluation phase (batches, rows and appends)
+    eval_seconds: float = 0.0
+    #: whether the vectorized cost path was used
+    vectorized: bool = False
+
+    @property
+    def rate(self) -> float:
+        """Configurations evaluated per second (wall clock, whole sweep)."""
+        return self.evaluated / self.seconds if self.seconds > 0 else float("inf")
+
+
+def _trace_label(paths: list[str]) -> list[str]:
+    names = [Path(p).name for p in paths]
+    return names if len(set(names)) == len(names) else list(paths)
+
+
+def _probe_components(valid: list[tuple[int, tuple[Any, ...]]], enabled: list[bool | None],
+                      build: Callable[[tuple[Any, ...]], HardwareConfig], view: TraceView,
+                      bundle: StatsBundle) -> list[str]:
+    """Energy components of the first valid points (one with the PIM, one without)."""
+    from pimsim.api import simulate
+    from pimsim.stats_cache import PrecomputedCache
+
+    comps: list[str] = []
+    seen: set[bool] = set()
+    for ci, values in valid:
+        if enabled[ci] in seen:
+            continue
+        seen.add(enabled[ci])
+        try:
+            res = simulate(build(values), view,  # type: ignore[arg-type]
+                           cache=PrecomputedCache(bundle))
+        except PimsimError:
+            continue
+        for k in res.by_component():
+            if k not in comps:
+                comps.append(k)
+        if len(seen) == 2:
+            break
+    return comps
+
+
+def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs: int = 1,
+              scheduler: str | None = None, overwrite: bool = False, accuracy: bool = False,
+              read_noise_lsb: float = 0.0, noise_seed: int = 0, batch_size: int | None = None,
+              cache_dir: str | None = None, disk_cache: bool = True, progress: bool = True,
+              connect_timeout_s: float = 10.0, log: Callable[[str], None] | None = None,
+              vectorized: bool = True) -> SweepSummary:
+    """Evaluate every point of a space on every trace into ``out`` (CSV or Parquet).
+
+    Resumable (see :mod:`pimsim.sweep.results`); invalid points are skipped with their reason
+    and listed in ``<out>.skipped.csv``. ``vectorized=False`` forces the scalar evaluator
+    (same results, slower). Returns a :class:`SweepSummary`.
+    """
+    from pimsim.api import load_trace
+
+    t_start = time.perf_counter()
+    say = log or (lambda s: print(s, file=sys.stderr))
+    if jobs < 1:
+        raise SweepError("--jobs must be >= 1", key="--jobs")
+    if scheduler and jobs > 1:
+        raise SweepError("give either --jobs or --scheduler, not both", key="--scheduler")
+    base = load_config(hw)
+    raw = read_yaml(hw)
+    space = load_space(space_file, base)
+    trace_paths = list(traces) + space.traces
+    if not trace_paths:
+        raise SweepError("no trace: give --trace or a trace dimension in the space",
+                         file=space_file, key="parameters.trace")
+    loaded = [load_trace(p) for p in trace_paths]
+    hashes = [t.content_hash() for t in loaded]
+    labels = _trace_label(trace_paths)
+    keys = space.keys
+    key_index = {k: i for i, k in enumerate(keys)}
+
+    # points: constraints, then validation (reasons kept)
+    flat = flatten(base.model_dump())
+    builder = PointBuilder(base, keys, file=space_file, raw=raw)
+    plan = plan_points(space, base, builder)
+    combos = plan.combos
+    ntr = len(loaded)
+    skipped: list[tuple[int, str, str]] = [
+        (ci * ntr + ti, labels[ti], reason) for ci, reason in sorted(plan.reasons.items())
+        for ti in range(ntr)]
+    valid = [(ci, combos[ci]) for ci in plan.valid]
+    if not valid:
+        first = skipped[0][2] if skipped else "the space has no points"
+        raise SweepError(f"no valid point in the space ({len(combos)} rejected; first: "
+                         f"{first})", file=space_file, key="constraints" if space.constraints
+                         else "parameters")
+    enabled = plan.enabled(keys, builder)
+
+    base_vals = tuple(flat[k] for k in keys)
+    show_enabled = "pim.enabled" not in keys
+    acc_opts = {"read_noise_lsb": read_noise_lsb, "seed": noise_seed} if accuracy else None
+    base_hash = hashlib.sha256(json.dumps(base.model_dump(), sort_keys=True,
+                                          default=str).encode()).hexdigest()
+    fp_data = {"version": FORMAT_VERSION, "base": base_hash, "space": space.canonical(),
+               "traces": hashes, "accuracy": acc_opts, "keys": keys}
+    fingerprint = hashlib.sha256(json.dumps(fp_data, sort_keys=True,
+                                            default=str).encode()).hexdigest()
+    meta = {"hw": hw, "space": space_file, "traces": trace_paths, "format": FORMAT_VERSION}
+    outp = Path(out)
+    side = Journal.read_sidecar(outp)
+    header: list[str] | None = None
+    if (outp.exists() or _journal_path(outp).exists()) and not overwrite:
+        Journal.check_resumable(outp, side, fingerprint)
+        header = side.get("header") if side else None
+    resuming = header is not None
+    done = Journal.done_points(outp, header) if resuming else set()
+    if resuming and side and side.get("complete") and outp.exists():
+        say(f"{out}: sweep already complete")
+        return SweepSummary(out, int(side.get("rows", 0)), 0, int(side.get("rows", 0)),
+                            skipped, time.perf_counter() - t_start, 0.0, 0, 0, 0)
+
+    # statistics: once per (trace, geometry), from disk when cached
+    disk = DiskStatsCache(cache_dir) if disk_cache else None
+    views = [TraceView.of(t, h) for t, h in zip(loaded, hashes)]
+    bundles = [StatsBundle(v) for v in views]
+    need: list[set[StatKey]] = [set() for _ in loaded]
+    pending: list[list[tuple[int, tuple[Any, ...]]]] = [[] for _ in loaded]
+    valid_table = plan.table.take(plan.valid) if len(plan.valid) != plan.table.n else plan.table
+    for ti, view in enumerate(views):
+        stats_of = Grouped(lambda cfg, view=view: tuple(needed_stats(cfg, view)), key_index,
+                           builder.build)
+        per_group, inverse = stats_of.evaluate(valid_table)
+        for j, (ci, values) in enumerate(valid):
+            pid = ci * ntr + ti
+            if pid not in done:
+                pending[ti].append((pid, values))
+                keys_j = per_group[inverse[j]]
+                if isinstance(keys_j, tuple):
+                    need[ti].update(keys_j)
+        if ti == 0 and not resuming:  # the probe below needs trace 0's statistics
+            first = per_group[inverse[0]]
+            if isinstance(first, tuple):
+                need[0].update(first)
+    n_pending = sum(len(p) for p in pending)
+    t_stats = time.perf_counter()
+    evaluated = 0
+    new_skips: list[tuple[int, str, str]] = []
+    with shared_traces(loaded, hashes), open_executor(
+            jobs, scheduler, connect_timeout_s=connect_timeout_s) as (ex, workers):
+        computed, from_disk = gather_stats(ex, bundles, need, trace_paths, hashes, disk)
+        stats_s = time.perf_counter() - t_stats
+        if header is None:
+            columns = Columns(components=_probe_components(valid, enabled, builder.build,
+                                                           views[0], bundles[0]),
+                              accuracy=accuracy)
+            header = (["point", "trace", "config_hash", *keys]
+                      + (["pim.enabled"] if show_enabled else []) + ["is_base",
+                                                                      *columns.metrics])
+        else:
+            comps = [h[len("energy_"):-2] for h in header[header.index("delay_pim_s") + 1:]
+                     if h.startswith("energy_") and h != "energy_other_j"]
+            columns = Columns(components=comps, accuracy=accuracy)
+        journal = Journal(outp, header, fingerprint, {**meta, "header": header},
+                          overwrite=overwrite)
+        ctxs = [EvalContext(key=f"{fingerprint}:{ti}", base=base, keys=keys, file=space_file,
+                            bundle=bundles[ti], columns=columns, trace_path=trace_paths[ti],
+                            accuracy=acc_opts, raw=raw, vectorized=vectorized and not accuracy)
+                for ti in range(ntr)]
+        use_vector = guard(ctxs, valid, builder.build, say)
+        for ctx in ctxs:
+            ctx.vectorized = ctx.vectorized and use_vector
+        if batch_size is None:
+            batch_size = int(min(5000, max(50, n_pending // max(1, workers * 8))))
+        from tqdm import tqdm
+
+        t_eval = time.perf_counter()
+        bar = tqdm(total=n_pending, unit="cfg", disable=not progress, dynamic_ncols=True,
+                   desc="sweep", file=sys.stderr)
+        rows_of = RowFormatter(combos, labels, base_hash, base_vals,
+                               enabled if show_enabled else None)
+        try:
+            tasks = []
+            for ti in range(ntr):
+                items = pending[ti]
+                for b0 in range(0, len(items), batch_size):
+                    tasks.append(ex.submit(evaluate_batch, ctxs[ti], items[b0:b0 + batch_size]))
+            for fut in cf.as_completed(tasks):
+                res = fut.result()
+                for pid, reason in res.skipped:
+                    new_skips.append((pid, labels[pid % ntr], reason or "invalid"))
+                lines = rows_of.lines(res.pids, res.metrics)
+                journal.append(lines)
+                evaluated += len(lines)
+                bar.update(len(lines) + len(res.skipped))
+        finally:
+            bar.close()
+    skipped += new_skips
+    rows = journal.finalize({**meta, "skipped": len(skipped)})
+    if skipped:
+        write_skipped(outp, skipped)
+    now = time.perf_counter()
+    return SweepSummary(out=out, rows=rows, evaluated=evaluated,
+                        resumed=len(journal.done), skipped=skipped,
+                        seconds=now - t_start, stats_seconds=stats_s,
+                        stats_computed=computed, stats_from_disk=from_disk, workers=workers,
+                        eval_seconds=now - t_eval, vectorized=all(c.vectorized for c in ctxs))
