@@ -8,8 +8,11 @@ Cases, on a synthetic Salinas-geometry trace (pimsim.synth + pimsim.networks.sce
   memory/leakage space where every layer cost is memoised;
 * geometry: digital.pe_rows x pim.input_mode/dac_bits x adc_bits (kernels per geometry),
   cold (empty statistics cache) and warm (statistics from the on-disk cache);
-each with --jobs 1 and --jobs 2. ``rate`` counts evaluated configurations over the whole
-sweep's wall clock (planning, statistics, evaluation, CSV); ``eval rate`` over evaluation only.
+each with --jobs 1 and --jobs 2, and the cost-only cases once more with the scalar evaluator
+(``*``). ``rate`` counts evaluated configurations over the whole sweep's wall clock (loading,
+planning, statistics, evaluation, CSV); ``cpu`` over this process's CPU time (a fair per-core
+figure on a loaded machine, jobs 1); ``eval`` over the evaluation phase only. Every case
+starts with empty evaluator memos.
 """
 
 from __future__ import annotations
@@ -49,27 +52,18 @@ constraints:
 """
 
 
-def _run(trace: str, space: str, out: str, jobs: int, cache: str) -> dict[str, float]:
-    import pimsim.sweep.run as sw
+def _run(trace: str, space: str, out: str, jobs: int, cache: str,
+         vectorized: bool = True) -> dict[str, float]:
+    from pimsim.sweep import evaluate, run_sweep
 
-    spent = [0.0]
-    orig = sw.evaluate_batch
-
-    def timed(ctx, batch):  # type: ignore[no-untyped-def]
-        t0 = time.perf_counter()
-        r = orig(ctx, batch)
-        spent[0] += time.perf_counter() - t0
-        return r
-
-    if jobs == 1:
-        sw.evaluate_batch = timed  # type: ignore[assignment]
-    try:
-        s = sw.run_sweep(HW, [trace], space, out, jobs=jobs, overwrite=True, cache_dir=cache,
-                         progress=False, log=lambda m: None)
-    finally:
-        sw.evaluate_batch = orig  # type: ignore[assignment]
+    evaluate._EVALUATORS.clear()  # no memo carried over from an earlier case
+    cpu0 = time.process_time()
+    s = run_sweep(HW, [trace], space, out, jobs=jobs, overwrite=True, cache_dir=cache,
+                  progress=False, log=lambda m: None, vectorized=vectorized)
+    cpu = time.process_time() - cpu0
     return {"n": s.evaluated, "s": s.seconds, "rate": s.rate, "stats_s": s.stats_seconds,
-            "eval_rate": s.evaluated / spent[0] if spent[0] else float("nan"),
+            "eval_rate": s.evaluated / s.eval_seconds if s.eval_seconds else float("nan"),
+            "cpu_rate": s.evaluated / cpu if jobs == 1 and cpu else float("nan"),
             "computed": s.stats_computed, "disk": s.stats_from_disk}
 
 
@@ -103,6 +97,8 @@ def main() -> None:
         for jobs in (1, 2):
             r = _run(trace, spaces[name], str(work / f"{name}_{jobs}.csv"), jobs, cache)
             rows.append((name, jobs, "warm", r))
+        r = _run(trace, spaces[name], str(work / f"{name}_scalar.csv"), 1, cache, False)
+        rows.append((f"{name}*", 1, "warm", r))
     for jobs in (1, 2):
         shutil.rmtree(cache, ignore_errors=True)
         cold = _run(trace, spaces["geometry"], str(work / f"geo_cold_{jobs}.csv"), jobs, cache)
@@ -110,11 +106,14 @@ def main() -> None:
         warm = _run(trace, spaces["geometry"], str(work / f"geo_warm_{jobs}.csv"), jobs, cache)
         rows.append(("geometry", jobs, "warm", warm))
     print(f"\n{'space':10s} {'jobs':>4s} {'stats':>5s} {'configs':>8s} {'wall s':>8s} "
-          f"{'rate /s':>9s} {'eval /s':>9s} {'stats s':>8s} {'kernels':>7s} {'disk':>5s}")
+          f"{'rate /s':>9s} {'cpu /s':>9s} {'eval /s':>9s} {'stats s':>8s} {'kernels':>7s} "
+          f"{'disk':>5s}")
     for name, jobs, kind, r in rows:
         print(f"{name:10s} {jobs:4d} {kind:>5s} {r['n']:8.0f} {r['s']:8.2f} {r['rate']:9.0f} "
-              f"{r['eval_rate']:9.0f} {r['stats_s']:8.2f} {r['computed']:7.0f} "
-              f"{r['disk']:5.0f}")
+              f"{r['cpu_rate']:9.0f} {r['eval_rate']:9.0f} {r['stats_s']:8.2f} "
+              f"{r['computed']:7.0f} {r['disk']:5.0f}")
+    print("(* = scalar evaluator, vectorized=False; cpu /s = configurations per CPU second of "
+          "this process, jobs 1)")
     geo = {(j, k): r for n, j, k, r in rows if n == "geometry"}
     for jobs in (1, 2):
         print(f"statistics cache speed-up, geometry sweep, jobs {jobs}: "

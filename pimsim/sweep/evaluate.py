@@ -18,6 +18,7 @@ computes the same vectors for many points at once; points it does not cover fall
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -191,6 +192,7 @@ def total_area(cfg: Any) -> float:
 # worker-side state: evaluators and loaded traces, kept across batches of one process
 _EVALUATORS: dict[str, Any] = {}
 _TRACES: dict[str, Any] = {}
+_LOCK = threading.Lock()
 
 
 @dataclass
@@ -209,18 +211,20 @@ class BatchResult:
 def evaluator_for(ctx: EvalContext) -> Any:
     """The process's evaluator of ``ctx`` (vectorized or scalar), created once."""
     vector = ctx.vectorized and not ctx.columns.accuracy
-    key = f"{ctx.key}:{'vector' if vector else 'scalar'}"
-    ev = _EVALUATORS.get(key)
-    if ev is None:
-        while len(_EVALUATORS) >= 8:  # long-lived workers: keep the latest sweeps only
-            _EVALUATORS.pop(next(iter(_EVALUATORS)))
-        if vector:
-            from pimsim.sweep.vectorized import VectorEvaluator
+    # evaluators hold per-batch scratch state: one per thread (Dask workers may be threads)
+    key = f"{ctx.key}:{'vector' if vector else 'scalar'}:{threading.get_ident()}"
+    with _LOCK:
+        ev = _EVALUATORS.get(key)
+        if ev is None:
+            while len(_EVALUATORS) >= 16:  # long-lived workers: keep the latest sweeps only
+                _EVALUATORS.pop(next(iter(_EVALUATORS)))
+            if vector:
+                from pimsim.sweep.vectorized import VectorEvaluator
 
-            ev = VectorEvaluator(ctx)
-        else:
-            ev = Evaluator(ctx)
-        _EVALUATORS[key] = ev
+                ev = VectorEvaluator(ctx)
+            else:
+                ev = Evaluator(ctx)
+            _EVALUATORS[key] = ev
     return ev
 
 

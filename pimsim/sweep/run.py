@@ -67,21 +67,24 @@ def _trace_label(paths: list[str]) -> list[str]:
 def _probe_components(valid: list[tuple[int, tuple[Any, ...]]], enabled: list[bool | None],
                       build: Callable[[tuple[Any, ...]], HardwareConfig], view: TraceView,
                       bundle: StatsBundle) -> list[str]:
-    """Energy components of the first valid points (one with the PIM, one without)."""
+    """Energy components of the first points that simulate (one with the PIM, one without;
+    up to ``tries`` points each, as a point may fail to map)."""
     from pimsim.api import simulate
     from pimsim.stats_cache import PrecomputedCache
 
     comps: list[str] = []
-    seen: set[bool] = set()
+    seen: set[bool | None] = set()
+    tries: dict[bool | None, int] = {}
     for ci, values in valid:
-        if enabled[ci] in seen:
+        if enabled[ci] in seen or tries.get(enabled[ci], 0) >= 16:
             continue
-        seen.add(enabled[ci])
+        tries[enabled[ci]] = tries.get(enabled[ci], 0) + 1
         try:
             res = simulate(build(values), view,  # type: ignore[arg-type]
                            cache=PrecomputedCache(bundle))
-        except PimsimError:
+        except (PimsimError, KeyError):
             continue
+        seen.add(enabled[ci])
         for k in res.by_component():
             if k not in comps:
                 comps.append(k)
