@@ -33,7 +33,7 @@ heavy = pytest.mark.skipif(os.environ.get("PIMSIM_HEAVY") != "1",
 
 TINY = ["--components", "15", "--window", "9", "--cnn-epochs", "3", "--qat-epochs", "1",
         "--snn-epochs", "1", "--train-fraction", "0.12", "--eval-fraction", "0.03",
-        "--batch-size", "16", "--snn-batch-size", "16", "--threads", "2", "--quiet",
+        "--batch-size", "16", "--snn-batch-size", "16", "--threads", "1", "--quiet",
         "--init", "lsuv"]
 
 
@@ -104,23 +104,23 @@ def test_interrupted_training_resumes_to_the_same_result(scene_dir, tmp_path):
             raise Stop
 
     with pytest.raises(Stop):
-        Trainer(cfg, tmp_path / "a", progress=False, log=stop_after_first_epoch).run()
+        Trainer(cfg, tmp_path / "a", threads=1, progress=False, log=stop_after_first_epoch).run()
     logs: list[str] = []
-    tr = Trainer(cfg, tmp_path / "a", progress=False, log=logs.append)
+    tr = Trainer(cfg, tmp_path / "a", threads=1, progress=False, log=logs.append)
     assert logs[0].startswith("resumed") and tr.state["epoch"] == 1
     tr.run()
     assert not any("cnn epoch 1/2" in m for m in logs)  # epoch 1 not redone
-    ref = Trainer(cfg, tmp_path / "b", progress=False, log=lambda m: None)
+    ref = Trainer(cfg, tmp_path / "b", threads=1, progress=False, log=lambda m: None)
     ref.run()
     for a, b in zip(tr.net.parameters(), ref.net.parameters(), strict=True):
         assert torch.equal(a, b)
     assert tr.state["metrics"]["snn"]["oa"] == ref.state["metrics"]["snn"]["oa"]
     # a finished run resumes as done and trains nothing more
-    again = Trainer(cfg, tmp_path / "a", progress=False, log=lambda m: None)
+    again = Trainer(cfg, tmp_path / "a", threads=1, progress=False, log=lambda m: None)
     assert again.state["stage"] == "done"
     # a different configuration does not silently resume
     with pytest.raises(TrainError, match="holds a different run .*cnn_epochs"):
-        Trainer(_tiny_cfg(scene_dir, cnn_epochs=3), tmp_path / "a", progress=False)
+        Trainer(_tiny_cfg(scene_dir, cnn_epochs=3), tmp_path / "a", threads=1, progress=False)
     # export: --samples larger than the test set is a one-line error
     with pytest.raises(ExportError, match="asked for 999999 samples but the test set has"):
         export_run(tr, tmp_path / "x.npz", samples=999999)
@@ -148,7 +148,7 @@ def test_cli_bad_input_is_one_line_exit_2(scene_dir, tmp_path):
     res = r.invoke(snn_cli.data_group, ["fetch", "--dataset", "nope", "--dir", str(tmp_path)])
     assert res.exit_code == 2 and "unknown dataset 'nope'" in res.output
     with pytest.raises(DataError):
-        Trainer(_tiny_cfg(tmp_path / "empty"), tmp_path / "r2", progress=False)
+        Trainer(_tiny_cfg(tmp_path / "empty"), tmp_path / "r2", threads=1, progress=False)
 
 
 def test_export_your_own_torch_snn(tmp_path):
@@ -199,7 +199,7 @@ def test_full_size_surrogate_salinas_epoch(tmp_path):
     synth_scene("salinas", tmp_path, gt_dir=str(SHARED))
     cfg = TrainConfig("salinas_surrogate", str(tmp_path), cnn_epochs=1, qat_epochs=1,
                       snn_epochs=1, train_fraction=0.2, eval_fraction=0.05, batch_size=64)
-    tr = Trainer(cfg, tmp_path / "run", progress=False, log=lambda m: None)
+    tr = Trainer(cfg, tmp_path / "run", threads=1, progress=False, log=lambda m: None)
     m = tr.run()
     assert m["cnn_fp32"]["oa"] > 0.5
     path, _ = export_run(tr, tmp_path / "sa.npz", samples=32)

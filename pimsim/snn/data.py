@@ -292,6 +292,7 @@ def _atomic_write_bytes(target: Path, write) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except BaseException:
         if os.path.exists(tmp):
@@ -598,8 +599,14 @@ def preprocess(scene: Scene, *, components: int | None = None, window: int = 25,
     h, w, b = scene.cube.shape
     if not 1 <= k <= b:
         raise DataError(f"PCA components must be in [1, {b}], got {k}", key="components")
-    pca = PCA(n_components=k, whiten=True, svd_solver="full", random_state=0)
-    z = pca.fit_transform(scene.cube.reshape(-1, b).astype(np.float64)).reshape(h, w, k)
+    flat = scene.cube.reshape(-1, b).astype(np.float64)
+    try:  # exact eigendecomposition of the covariance (sklearn >= 1.5): same PCA, much faster
+        pca = PCA(n_components=k, whiten=True, svd_solver="covariance_eigh", random_state=0)
+        z = pca.fit_transform(flat)
+    except ValueError:
+        pca = PCA(n_components=k, whiten=True, svd_solver="full", random_state=0)
+        z = pca.fit_transform(flat)
+    z = z.reshape(h, w, k)
     lo, hi = np.quantile(z, [clip_quantile, 1.0 - clip_quantile])
     lo, hi = float(min(lo, 0.0)), float(max(hi, 0.0))
     levels = 2**input_bits - 1

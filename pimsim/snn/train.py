@@ -106,6 +106,28 @@ def batch_tensor(data: HSIData, idx: np.ndarray, device: torch.device,
     return (q.to(device=device, dtype=dtype) * data.input_scale).contiguous()
 
 
+_DATA_CACHE: dict[tuple[Any, ...], HSIData] = {}
+
+
+def cached_data(cfg: TrainConfig) -> HSIData:
+    """Preprocessed scene for a config, memoised per process (keyed on the scene files' paths,
+    sizes and mtimes and the preprocessing parameters)."""
+    from pimsim.snn.data import get_spec
+
+    spec = get_spec(cfg.dataset)
+    files = ([Path(cfg.data_dir) / f"{cfg.dataset}.npz"] if cfg.dataset.endswith("_surrogate")
+             else [Path(cfg.data_dir) / spec.cube.name])
+    stamp = tuple((str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns)
+                  for f in files if f.is_file())
+    key = (cfg.dataset, stamp, cfg.components, cfg.window, cfg.input_bits)
+    if not stamp or key not in _DATA_CACHE:
+        scene = load_scene(cfg.dataset, cfg.data_dir)
+        _DATA_CACHE.clear()
+        _DATA_CACHE[key] = preprocess(scene, components=cfg.components, window=cfg.window,
+                                      input_bits=cfg.input_bits)
+    return _DATA_CACHE[key]
+
+
 class Trainer:
     """Runs (or resumes) the staged pipeline of a :class:`TrainConfig` in ``run_dir``."""
 
@@ -119,9 +141,7 @@ class Trainer:
         self.progress = progress
         self.log = log
         torch.set_num_threads(max(1, threads))
-        scene = load_scene(cfg.dataset, cfg.data_dir)
-        self.data = preprocess(scene, components=cfg.components, window=cfg.window,
-                               input_bits=cfg.input_bits)
+        self.data = cached_data(cfg)
         d = self.data
         self.train_idx = (d.train_idx if cfg.train_fraction >= 1.0 else
                           stratified_subset(d.train_idx, d.labels, fraction=cfg.train_fraction,
