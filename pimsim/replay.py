@@ -191,14 +191,16 @@ def _lif(current: np.ndarray, timesteps: int, leak: float, threshold: float,
 
 
 def replay_trace(trace: Trace | str, *, first_layer_current: np.ndarray | FirstLayerHook |
-                 None = None, batch: int = 8) -> dict[str, Any]:
+                 None = None, batch: int = 8, return_predictions: bool = False
+                 ) -> dict[str, Any]:
     """Re-run the trace's SNN and compare with its stored spikes and predictions.
 
     Returns ``spike_agreement`` (fraction of all stored input-spike bits of all spiking layers
     that the replay reproduces), ``prediction_agreement`` (fraction of samples whose replayed
     class equals the stored prediction), ``accuracy`` (replayed class vs labels), and details:
     ``layers`` (per spiking layer: ``mismatches``, ``bits``, ``agreement``, stored and
-    replayed ``spike_rate``), ``predictions`` (list), ``stored_accuracy``, ``num_samples``,
+    replayed ``spike_rate``), ``stored_accuracy``, ``num_samples``, ``predictions`` (list,
+    only with ``return_predictions``),
     ``first_layer_hook`` (bool). The replay feeds each layer with its own replayed spikes
     (free-running), so an injected first-layer error propagates to the output.
     """
@@ -271,7 +273,7 @@ def replay_trace(trace: Trace | str, *, first_layer_current: np.ndarray | FirstL
             "stored_spike_rate": int(ones_stored[i]) / bits,
             "replayed_spike_rate": int(ones_replayed[i]) / bits,
         }
-    return {
+    out: dict[str, Any] = {
         "spike_agreement": 1.0 - total_mism / total_bits if total_bits else 1.0,
         "prediction_agreement": float(np.mean(preds == trace.predictions)),
         "accuracy": float(np.mean(preds == trace.labels)),
@@ -279,6 +281,8 @@ def replay_trace(trace: Trace | str, *, first_layer_current: np.ndarray | FirstL
         "num_samples": int(n),
         "spike_mismatches": int(total_mism),
         "layers": per_layer,
-        "predictions": preds.tolist(),
         "first_layer_hook": first_layer_current is not None,
     }
+    if return_predictions:
+        out["predictions"] = preds.tolist()
+    return out

@@ -96,8 +96,9 @@ def tiny_trace(tmp_path):
 
 def test_replay_reproduces_reference_exactly(tiny_trace):
     trace, _, preds, labels = tiny_trace
-    r = replay_trace(trace)
+    r = replay_trace(trace, return_predictions=True)
     assert r["spike_agreement"] == 1.0 and r["spike_mismatches"] == 0
+    assert r["predictions"] == preds.tolist()
     assert r["prediction_agreement"] == 1.0
     assert r["accuracy"] == pytest.approx(np.mean(preds == labels))
     assert set(r["layers"]) == {"c2", "fc1", "fc2"}
