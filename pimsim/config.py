@@ -319,7 +319,10 @@ def _schema_has(parts: list[str]) -> bool:
 
 
 def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], *, file: str) -> dict[str, Any]:
-    """Set dotted keys; each key must already exist (typos are errors, not new keys)."""
+    """Set dotted keys; each key must already exist (typos are errors, not new keys).
+
+    An overridden constant that had no source (e.g. an optional ``pim.t_read_s``) gets one that
+    says it was the user's override."""
     out = copy.deepcopy(data)
     for dotted, value in overrides.items():
         parts = dotted.split(".")
@@ -338,6 +341,11 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], *, file: st
                 node[part] = value
             else:
                 node = node[part]
+        srcs = out.get("sources")
+        if (parts[0] in CONSTANT_SECTIONS and isinstance(srcs, dict) and dotted not in srcs
+                and parts[0] not in srcs and value is not None):
+            # the user's own value: its source is the override itself, recorded as such
+            srcs[dotted] = f"override given by the user (--set or a sweep space): {value!r}"
     return out
 
 
