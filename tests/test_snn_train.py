@@ -67,6 +67,7 @@ def test_end_to_end_surrogate_train_export_replay(scene_dir, tmp_path):
     trace = load_trace(out)  # validates format v1
     assert trace.num_samples == 24 and trace.timesteps == 5
     assert trace.is_synthetic and "surrogate" in trace.provenance["data"]
+    assert "--train-fraction 0.12" in trace.provenance["train_command"]
     assert [s.name for s in trace.layers] == ["conv3d_1", "conv3d_2", "conv3d_3", "conv2d_1",
                                                "linear_1", "linear_2", "linear_3"]
     assert trace.layers[3].in_shape == (32 * 3, 3, 3)  # the 3D->2D fold of (32, 3, 3, 3)

@@ -283,6 +283,8 @@ def export_run(trainer, out: str | os.PathLike[str], *, samples: int = 64, seed:
     Metrics (test-set OA/AA/kappa of the FP32 CNN, the b-bit CNN and the SNN, spike rates) go
     into ``meta.metrics``; provenance says what data (real or surrogate) and which command.
     """
+    from pimsim.snn.train import train_command
+
     data = trainer.data
     cfg = trainer.cfg
     net = trainer.net
@@ -317,6 +319,7 @@ def export_run(trainer, out: str | os.PathLike[str], *, samples: int = 64, seed:
         "data": data.provenance.get("data", data.name),
         "dataset": data.name,
         "command": command or "pimsim.snn.export.export_run",
+        "train_command": train_command(cfg, trainer.run_dir),
         "code": code_version(),
         "training": {k: v for k, v in cfg.__dict__.items() if k != "data_dir"},
         "preprocessing": (f"whitened PCA ({data.components} components, "

@@ -347,6 +347,21 @@ class Trainer:
         return st["metrics"]
 
 
+def train_command(cfg: TrainConfig, run_dir: str | os.PathLike[str] | None = None) -> str:
+    """The ``pimsim train`` command line that reproduces ``cfg`` (every option explicit)."""
+    parts = ["pimsim train", f"--dataset {cfg.dataset}", f"--data-dir {cfg.data_dir}",
+             f"--model {cfg.model}"]
+    if run_dir is not None:
+        parts.append(f"--run-dir {run_dir}")
+    if cfg.components is not None:
+        parts.append(f"--components {cfg.components}")
+    for name in ("window", "timesteps", "weight_bits", "input_bits", "cnn_epochs", "qat_epochs",
+                 "snn_epochs", "batch_size", "snn_batch_size", "lr", "qat_lr", "snn_lr",
+                 "train_fraction", "eval_fraction", "seed", "init"):
+        parts.append(f"--{name.replace('_', '-')} {getattr(cfg, name)}")
+    return " ".join(parts)
+
+
 def fmt_dict(d: dict[str, float]) -> str:
     return ", ".join(f"{k} {v:.4g}" for k, v in d.items())
 
