@@ -46,7 +46,7 @@ from pimsim.models.base import (
 from pimsim.trace import LayerSpec
 
 
-def _out_tiles(spec: LayerSpec, cfg: HardwareConfig) -> int:
+def out_tiles(spec: LayerSpec, cfg: HardwareConfig) -> int:
     """Channel tiles (conv) or output tiles over the whole array (linear)."""
     d = cfg.digital
     if spec.kind == "linear":
@@ -96,7 +96,7 @@ def cost_digital_layer(spec: LayerSpec, act: LayerActivity, cfg: HardwareConfig,
     """Cost of one layer on the digital SNN core (spiking or analog-input)."""
     d, mem = cfg.digital, cfg.memory
     analog = spec.input == "analog"
-    tiles = _out_tiles(spec, cfg)
+    tiles = out_tiles(spec, cfg)
     passes = 1 if (analog and d.first_layer_reuse) else t
     ops = empty_ops()
     if analog:

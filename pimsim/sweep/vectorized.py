@@ -44,7 +44,7 @@ from pimsim.config import HardwareConfig
 from pimsim.errors import PimsimError
 from pimsim.models import adc, tech
 from pimsim.models.base import dram_bits_per_cycle, static_power_w
-from pimsim.models.digital import _out_tiles, neuron_memory, sram_energy
+from pimsim.models.digital import out_tiles, neuron_memory, sram_energy
 from pimsim.models.pim import check_fits, input_phases, pim_geometry
 from pimsim.stats_cache import PrecomputedCache
 from pimsim.sweep.evaluate import (
@@ -152,7 +152,7 @@ class VectorEvaluator:
         analog = spec.input == "analog"
         c = lambda key: self._col(tb, key)
         h = lambda name, fn: self._one(tb, f"{i}:{name}", fn)
-        tiles = h("tiles", lambda cf: _out_tiles(spec, cf))
+        tiles = h("tiles", lambda cf: out_tiles(spec, cf))
         act = self._many(tb, f"{i}:act", lambda cf: cache.layer(spec, cf.digital.pe_rows),
                          {"events": lambda a: a.events, "tps": lambda a: a.tiles_per_step})
         reuse = c("digital.first_layer_reuse") if analog else np.zeros(tb.n, bool)
