@@ -17,6 +17,7 @@ pytest.importorskip("sklearn")
 
 from click.testing import CliRunner
 
+from pimsim.errors import PimsimError
 from pimsim.replay import replay_trace
 from pimsim.snn import cli as snn_cli
 from pimsim.snn.data import DataError, synth_scene
@@ -205,3 +206,40 @@ def test_full_size_surrogate_salinas_epoch(tmp_path):
     assert m["cnn_fp32"]["oa"] > 0.5
     path, _ = export_run(tr, tmp_path / "sa.npz", samples=32)
     assert replay_trace(load_trace(path))["spike_agreement"] >= 0.999
+
+
+def test_models_match_simulator_geometry_and_3d_variant_replays(tmp_path):
+    import math
+
+    from pimsim.networks import scene_layers
+    from pimsim.snn.export import export_snn
+    from pimsim.snn.models import SpikingNet, build_layers
+
+    ip = build_layers("hybrid", 30, 16)
+    assert ip == scene_layers("indian_pines")
+    # paper.md: IP has 5,122,176 parameters (with biases; ours are bias-free) and 247,683,392 MACs
+    biases = sum(s.out_shape[0] for s in ip)
+    assert sum(math.prod(s.weight_shape) for s in ip) + biases == 5_122_176
+    assert sum(s.out_size * s.fan_in for s in ip) == 247_683_392
+    net = SpikingNet(ip)
+    x = torch.rand(2, 1, 30, 25, 25)
+    assert net.forward_cnn(x).shape == (2, 16)
+    assert net.forward_snn(x, 5)[0].shape == (2, 16)
+    d3 = build_layers("3d", 15, 9, window=9)
+    assert [s.kind for s in d3] == ["conv3d"] * 4 + ["linear"] * 3
+    assert d3[3].out_shape == (64, 1, 1, 1) and d3[4].in_shape == (64,)
+    net3 = SpikingNet(d3, seed=1)
+    with torch.no_grad():
+        net3.weights[0].sub_(net3.weights[0].mean())
+    xi = np.random.default_rng(2).integers(0, 256, size=(6, 1, 15, 9, 9)).astype(np.uint8)
+    layers = [s.__class__(**{**s.__dict__, "threshold": 0.05, "leak": 0.9}) for s in d3]
+    path, info = export_snn(tmp_path / "d3.npz", layers=layers, weights=list(net3.weights),
+                            x_int=xi, input_scale=0.01, input_bits=8,
+                            labels=np.zeros(6, dtype=np.int64), timesteps=5,
+                            dataset="synthetic_test", model="snn3d",
+                            provenance={"data": "synthetic random inputs (test)"})
+    assert 0 < info["input_spike_rates"]["conv3d_2"] < 1
+    rep = replay_trace(load_trace(path))
+    assert rep["spike_agreement"] == 1.0 and rep["prediction_agreement"] == 1.0
+    with pytest.raises(PimsimError, match="at least 13 spectral components"):
+        build_layers("hybrid", 8, 16)
