@@ -172,7 +172,15 @@ def trace_replay(path: str, json_out: str | None) -> None:
     for k in ("spike_agreement", "prediction_agreement", "accuracy"):
         click.echo(f"{k:22s} {rep[k]:.6f}")
     for k, v in rep.items():
-        if k not in ("spike_agreement", "prediction_agreement", "accuracy"):
+        if k in ("spike_agreement", "prediction_agreement", "accuracy"):
+            continue
+        if isinstance(v, dict) and all(isinstance(x, dict) for x in v.values()):
+            click.echo(f"{k}:")
+            for name, d in v.items():
+                click.echo(f"  {name:12s} " + "  ".join(
+                    f"{kk}={vv:.6g}" if isinstance(vv, float) else f"{kk}={vv}"
+                    for kk, vv in d.items()))
+        else:
             click.echo(f"{k:22s} {v}")
     if json_out:
         write_json(json_out, {k: (v.tolist() if isinstance(v, np.ndarray) else v)
