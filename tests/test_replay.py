@@ -115,6 +115,14 @@ def test_replay_does_not_import_torch():
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
+def test_cli_modules_import_without_torch():
+    import subprocess
+
+    code = ("import sys, pimsim.snn.cli, pimsim.snn.data; "
+            "sys.exit(1 if 'torch' in sys.modules else 0)")
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
 def test_mismatches_are_counted_per_layer(tiny_trace, tmp_path):
     trace, spikes, preds, labels = tiny_trace
     bad = {k: v.copy() for k, v in spikes.items()}

@@ -137,6 +137,12 @@ def test_cli_bad_input_is_one_line_exit_2(scene_dir, tmp_path):
     res = r.invoke(snn_cli.train_cmd, ["--dataset", "salinas", "--data-dir", str(tmp_path),
                                        "--run-dir", str(tmp_path / "r")])
     assert res.exit_code == 2 and "Salinas_corrected.mat: file not found" in res.output
+    res = r.invoke(snn_cli.train_cmd, ["--dataset", "indian_pines_surrogate", "--data-dir",
+                                       str(scene_dir), "--run-dir", str(tmp_path / "r"), *TINY,
+                                       "--out", str(tmp_path / "t.npz"), "--samples", "8000"])
+    assert res.exit_code == 2 and "samples: asked for 8000 samples but the test set has 7175" \
+        in res.output
+    assert not (tmp_path / "r" / "checkpoint.pt").exists()  # refused before any training
     res = r.invoke(snn_cli.export_cmd, ["--run-dir", str(tmp_path / "none"), "--out",
                                         str(tmp_path / "x.npz")])
     assert res.exit_code == 2 and "no checkpoint" in res.output

@@ -34,12 +34,6 @@ def _one_line_errors(fn):
     return wrapper
 
 
-def _dataset_choice() -> click.Choice:
-    from pimsim.snn.data import dataset_names
-
-    return click.Choice(dataset_names())
-
-
 def _default_data_dir() -> str:
     return os.environ.get("PIMSIM_DATA_DIR", "data")
 
@@ -185,6 +179,9 @@ def train_cmd(dataset: str, data_dir: str, model: str, run_dir: str | None, fres
                       init=init)
     trainer = Trainer(cfg, run_dir, device=device, threads=threads, progress=not quiet,
                       log=lambda m: click.echo(m, err=True))
+    if out and not 1 <= samples <= trainer.data.test_idx.size:
+        raise PimsimError(f"asked for {samples} samples but the test set has "
+                          f"{trainer.data.test_idx.size}", key="samples")
     if trainer.data.synthetic:
         click.echo(f"NOTE: {dataset} is a SURROGATE scene (synthetic spectra); results say so.",
                    err=True)
