@@ -123,6 +123,15 @@ def test_interrupted_training_resumes_to_the_same_result(scene_dir, tmp_path):
     # a different configuration does not silently resume
     with pytest.raises(TrainError, match="holds a different run .*cnn_epochs"):
         Trainer(_tiny_cfg(scene_dir, cnn_epochs=3), tmp_path / "a", threads=1, progress=False)
+    with pytest.raises(TrainError, match="holds a different run .*seed"):
+        Trainer(_tiny_cfg(scene_dir, seed=5), tmp_path / "a", threads=1, progress=False)
+    # ... but a finished run can be given more SNN epochs
+    more = Trainer(_tiny_cfg(scene_dir, snn_epochs=2), tmp_path / "a", threads=1,
+                   progress=False, log=lambda m: None)
+    assert more.state["stage"] == "snn" and more.state["epoch"] == 1
+    more.run()
+    assert [h["stage"] for h in more.state["history"]].count("snn") == 2
+    assert "snn" in more.state["metrics"] and more.state["stage"] == "done"
     # export: --samples larger than the test set is a one-line error
     with pytest.raises(ExportError, match="asked for 999999 samples but the test set has"):
         export_run(tr, tmp_path / "x.npz", samples=999999)

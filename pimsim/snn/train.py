@@ -182,14 +182,37 @@ class Trainer:
         defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
         stored = {**defaults, **ck.get("config_identity", {})}  # older checkpoints lack new keys
         stored.pop("data_dir", None)
-        if stored != self.cfg.identity():
-            diff = sorted(k for k, v in self.cfg.identity().items() if stored.get(k) != v)
+        epochs = ("cnn_epochs", "qat_epochs", "snn_epochs")
+        mine = self.cfg.identity()
+        diff = sorted(k for k, v in mine.items() if stored.get(k) != v and k not in epochs)
+        if diff:
             raise TrainError(f"holds a different run (differs in {', '.join(diff)}); use another "
                              "--run-dir or --fresh", file=str(self.ckpt_path), key="config")
+        state = ck["state"]
+        done = STAGES.index(state["stage"])
+        extend_snn = False
+        for k, stage in zip(epochs, ("cnn", "qat", "snn"), strict=True):
+            if mine[k] == stored[k]:
+                continue
+            finished = STAGES.index(stage) < done or (stage == state["stage"]
+                                                      and state["epoch"] > mine[k])
+            if stage == "snn" and state["stage"] == "done" and mine[k] > stored[k]:
+                extend_snn = True  # more SNN epochs on a finished run
+            elif finished:
+                raise TrainError(f"holds a different run (differs in {k}; its {stage} stage has "
+                                 "finished); use another --run-dir or --fresh",
+                                 file=str(self.ckpt_path), key="config")
         self.net.load_state_dict(ck["model"])
         self.net.weight_bits = ck["weight_bits"]
-        self.state = ck["state"]
-        if ck.get("optimizer") is not None and self.state["stage"] in ("cnn", "qat", "snn"):
+        self.state = state
+        if extend_snn:
+            # continue SNN training from the finished model (a fresh Adam: its moments were not
+            # kept at the end of the stage); the SNN metrics are recomputed at the end
+            self.state["stage"] = "snn"
+            self.state["epoch"] = len(self.state["epoch_seconds"].get("snn", []))
+            self.state["metrics"].pop("snn", None)
+            self.opt = self._new_optimizer("snn")
+        elif ck.get("optimizer") is not None and self.state["stage"] in ("cnn", "qat", "snn"):
             self.opt = self._new_optimizer(self.state["stage"])
             self.opt.load_state_dict(ck["optimizer"])
         self.log(f"resumed {self.ckpt_path}: stage {self.state['stage']}, "
