@@ -63,10 +63,14 @@ MACROS: tuple[Macro, ...] = (
           "mapping only)"),
     Macro("Si et al. JSSC 2020 (ISSCC 2019 24.5), 55 nm twin-8T",
           "hw_configs/calibration/si_twin8t_55nm.yaml", 45.36, None,
-          "doi:10.1109/JSSC.2019.2952773 abstract (anchors.md 14b): 37.5-45.36 TOPS/W, 5 ns",
-          "55 nm, 1.0 V (assumed), 64x60, 4b in / 5b w / 5b ADC (precision of the 45.36 point "
-          "assumed)",
-          "operating point only partly published in the material read; no throughput figure"),
+          "doi:10.1109/JSSC.2019.2952773 abstract: 37.5-45.36 TOPS/W at 5-b MACV output, 5 ns; "
+          "4b in x 5b w per Si et al. ISSCC 2020 15.5 (doi:10.1109/ISSCC19947.2020.9062995) "
+          "intro, ref [1]",
+          "55 nm, 1.0 V (assumed), 64x60, 4b in / 5b w / 5b out (published); 5-b SAR readout "
+          "per 5 columns (assumed)",
+          "supply, readout circuit and which end of 37.5-45.36 TOPS/W is the 4b x 5b point are "
+          "not published in the text read (at 37.5 the error would be +36 %); no throughput "
+          "figure"),
     Macro("ISCAS 2022 65 nm 7T charge-sharing macro",
           "hw_configs/calibration/ibm7t_65nm.yaml", 28.9, 212.9,
           "research.ibm.com/publications abstract: 28.9 TOPS/W, 212.9 GOPS at 1 V, 2 GHz",
