@@ -96,8 +96,8 @@ def main() -> None:
     base_kb, peak_kb = int(out[0]), int(out[1])
 
     rows = [
-        ("trace", f"{path.name} ({path.stat().st_size / 1e6:.1f} MB, {tr.num_samples} samples, "
-                  f"T={tr.timesteps})"),
+        ("trace", (f"{path.name} ({path.stat().st_size / 1e6:.1f} MB, {tr.num_samples} "
+                   f"samples, T={tr.timesteps})")),
         ("pimsim run wall time, warm cache (median of 3)", f"{statistics.median(walls):.2f} s"),
         ("simulate() with fresh statistics", f"{t_sim:.2f} s"),
         ("simulate() with cached statistics (cost only)", f"{t_cost * 1e3:.2f} ms"),

@@ -66,8 +66,7 @@ def _boxes_of_step(cnt, pref, kd, kh, kw, sd, sh, sw, pd, ph, pw, od_n, oh_n, ow
                          - pref[d1, h1, w0] + pref[d0, h0, w1] + pref[d0, h1, w0]
                          + pref[d1, h0, w0] - pref[d0, h0, w0])
                 box_t[t] += b
-                if b > tmax:
-                    tmax = b
+                tmax = max(tmax, b)
                 p += 1
                 if p % rows == 0 or p == npos:
                     hist[tmax] += 1

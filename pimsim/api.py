@@ -24,9 +24,16 @@ from pimsim.models.digital import cost_digital_layer
 from pimsim.models.pim import check_fits, cost_pim_layer, input_phases
 from pimsim.trace import Trace, load_trace
 
-__all__ = ["load_config", "load_trace", "simulate", "layer_cost", "compare", "Result",
-           "Comparison",
-           "activity_cache"]
+__all__ = [
+    "Comparison",
+    "Result",
+    "activity_cache",
+    "compare",
+    "layer_cost",
+    "load_config",
+    "load_trace",
+    "simulate",
+]
 
 _CACHES: weakref.WeakKeyDictionary[Trace, ActivityCache] = weakref.WeakKeyDictionary()
 

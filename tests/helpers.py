@@ -59,7 +59,7 @@ def brute_box_counts(spk: np.ndarray, kernel, stride, padding, out_spatial) -> n
 
     spk: (C, D, H, W) bool for one sample and step. Returns (Do, Ho, Wo) ints.
     """
-    c, d, h, w = spk.shape
+    _, d, h, w = spk.shape
     out = np.zeros(out_spatial, dtype=np.int64)
     for od in range(out_spatial[0]):
         for oh in range(out_spatial[1]):

@@ -68,6 +68,7 @@ def test_dense_fan_in_matches_analytic(geo, out_ch):
        n=st.integers(1, 3), t=st.integers(1, 3))
 def test_packed_kernel_matches_unpacked(tmp_path_factory, geo, rows, seed, n, t):
     from helpers import write_trace
+
     from pimsim.activity import spiking_activity
     from pimsim.trace import load_trace
 

@@ -108,9 +108,8 @@ def test_truncated_and_non_zip(monkeypatch, capsys, tmp_path, good_trace):
 def test_pickled_object_refused(monkeypatch, capsys, tmp_path, good_trace):
     p = tmp_path / "pickle.npz"
     shutil.copy(good_trace, p)
-    with zipfile.ZipFile(p, "a") as zf:
-        with zf.open("evil.npy", "w") as fh:
-            np.lib.format.write_array(fh, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(p, "a") as zf, zf.open("evil.npy", "w") as fh:
+        np.lib.format.write_array(fh, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     code, _, err = run_cli(monkeypatch, capsys, "trace", "validate", p)
     assert_one_line_error(code, err, "pickle.npz", "evil", "pickled")
 

@@ -120,7 +120,7 @@ def test_pim_first_layer_by_hand(tiny_trace):
     conversions = 48 * 2 * 8 * 1 * 6
     assert c0.ops["adc_conversions"] == conversions
     x = tiny_trace.input.astype(int)
-    driven = sum(bin(v).count("1") for v in x.reshape(-1))  # wordlines driven, one pass
+    driven = sum(int(v).bit_count() for v in x.reshape(-1))  # wordlines driven, one pass
     e = c0.energy_breakdown_j
     assert e["pim_wordline"] == pytest.approx(driven * 2 * 10e-15)
     assert e["pim_cell"] == pytest.approx(driven * 2 * 6 * 1e-15)

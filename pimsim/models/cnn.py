@@ -62,7 +62,7 @@ def cost_cnn_layer(spec: LayerSpec, dense: LayerActivity, cfg: HardwareConfig, *
     act_bits = (spec.in_size + spec.out_size) * bits
     if act_bits > 8 * mem.spike_sram_bytes:
         dram += act_bits
-    ops["dram_bits"] = int(round(dram * n))
+    ops["dram_bits"] = round(dram * n)
     mem_cycles = dram / dram_bits_per_cycle(cfg) if cfg.accounting.memory else 0.0
     cycles = max(cycles_compute, mem_cycles)
     delay = cycles / cfg.tech.clock_hz

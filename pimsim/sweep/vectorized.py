@@ -44,7 +44,7 @@ from pimsim.config import HardwareConfig
 from pimsim.errors import PimsimError
 from pimsim.models import adc, tech
 from pimsim.models.base import dram_bits_per_cycle, static_power_w
-from pimsim.models.digital import out_tiles, neuron_memory, sram_energy
+from pimsim.models.digital import neuron_memory, out_tiles, sram_energy
 from pimsim.models.pim import check_fits, input_phases, pim_geometry
 from pimsim.stats_cache import PrecomputedCache
 from pimsim.sweep.evaluate import (
