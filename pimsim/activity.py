@@ -238,18 +238,6 @@ def dense_activity(spec: LayerSpec, pe_rows: int) -> LayerActivity:
     return _to_activity(spec.name, pe_rows, hist, box_t, spk_t, position_tiles(spec, pe_rows))
 
 
-def input_planes(x: np.ndarray, input_bits: int, chunk_bits: int) -> list[np.ndarray]:
-    """Non-zero indicator of each input chunk: plane k = ((x >> k*g) & (2^g - 1)) != 0.
-
-    With g = 1 (bit-serial) plane k marks the rows driven in input cycle k; with g = DAC bits it
-    marks rows whose DAC code is non-zero in phase k.
-    """
-    phases = math.ceil(input_bits / chunk_bits)
-    mask = (1 << chunk_bits) - 1
-    xi = x.astype(np.int64)
-    return [((xi >> (k * chunk_bits)) & mask) != 0 for k in range(phases)]
-
-
 @dataclass(frozen=True)
 class PimActivity:
     """Driven PIM wordlines of the first layer, summed over samples and output positions.

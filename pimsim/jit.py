@@ -16,3 +16,9 @@ JIT_FLAGS = {"cache": True, "nogil": True, "fastmath": False}
 def kernel(func):  # type: ignore[no-untyped-def]
     """Decorate a counting kernel with the project's JIT flags."""
     return njit(**JIT_FLAGS)(func)
+
+
+def parallel_kernel(func):  # type: ignore[no-untyped-def]
+    """As :func:`kernel`, with ``parallel=True`` for ``prange`` loops over independent samples
+    (functional replay); integer accumulation keeps results independent of thread order."""
+    return njit(parallel=True, **JIT_FLAGS)(func)

@@ -29,6 +29,7 @@ import numba as nb
 import numpy as np
 
 from pimsim.errors import TraceError
+from pimsim.jit import kernel, parallel_kernel
 from pimsim.trace import LayerSpec, Trace, load_trace
 
 FirstLayerHook = Callable[[np.ndarray, np.ndarray, LayerSpec, float], np.ndarray]
@@ -39,7 +40,7 @@ FirstLayerHook = Callable[[np.ndarray, np.ndarray, LayerSpec, float], np.ndarray
 # accumulate in int64. Shapes are 3D (C, D, H, W); conv2d uses D = 1 with kernel depth 1.
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel
 def _conv3d_dense(x, w, sd, sh, sw, pd, ph, pw, od_, oh_, ow_):  # pragma: no cover - numba
     """x (N, C, D, H, W) int64, w (O, C, KD, KH, KW) int64 -> (N, O, OD, OH, OW) int64."""
     n_, c_, d_, h_, w_ = x.shape
@@ -69,7 +70,7 @@ def _conv3d_dense(x, w, sd, sh, sw, pd, ph, pw, od_, oh_, ow_):  # pragma: no co
     return out
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel
 def _conv3d_events(s, wt, sd, sh, sw, pd, ph, pw, od_, oh_, ow_):  # pragma: no cover - numba
     """Event-driven conv: s (M, C, D, H, W) bool spikes, wt (C, KD, KH, KW, O) int64 ->
     (M, OD, OH, OW, O) int64; each spike adds its weights to every output that sees it."""
@@ -103,7 +104,7 @@ def _conv3d_events(s, wt, sd, sh, sw, pd, ph, pw, od_, oh_, ow_):  # pragma: no 
     return out
 
 
-@nb.njit(cache=True, parallel=True)
+@parallel_kernel
 def _linear_events(s, wt):  # pragma: no cover - numba
     """s (M, F) bool, wt (F, O) int64 -> (M, O) int64."""
     m_, f_ = s.shape
@@ -117,7 +118,7 @@ def _linear_events(s, wt):  # pragma: no cover - numba
     return out
 
 
-@nb.njit(cache=True)
+@kernel
 def _linear_dense(x, w):  # pragma: no cover - numba
     """x (N, F) int64, w (O, F) int64 -> (N, O) int64."""
     n_, f_ = x.shape

@@ -128,7 +128,7 @@ def layers_from_file(path: str) -> list[LayerSpec]:
     import yaml
 
     from pimsim.errors import TraceError
-    from pimsim.trace import _Problems, conv_out_size, parse_layers
+    from pimsim.trace import Problems, conv_out_size, parse_layers
 
     try:
         with open(path, encoding="utf-8") as fh:
@@ -162,7 +162,7 @@ def layers_from_file(path: str) -> list[LayerSpec]:
                                  "out_channels", file=path, key=f"[{i}]") from None
         d.pop("out_channels", None)
         filled.append(d)
-    problems = _Problems(path)
+    problems = Problems(path)
     layers = parse_layers({"layers": filled}, problems)
     problems.raise_if_any()
     return layers

@@ -213,7 +213,7 @@ class Trace:
 # ----------------------------------------------------------------------------- validation
 
 
-class _Problems:
+class Problems:
     """Collects validation problems; raises the first as a TraceError (all listed in .all)."""
 
     def __init__(self, file: str):
@@ -244,7 +244,7 @@ def _check_type(value: Any, expected: Any) -> bool:
     return isinstance(value, expected)
 
 
-def parse_layers(meta: dict[str, Any], problems: _Problems) -> list[LayerSpec]:
+def parse_layers(meta: dict[str, Any], problems: Problems) -> list[LayerSpec]:
     """Check the ``layers`` list of ``meta`` and build LayerSpecs (problems collected)."""
     layers: list[LayerSpec] = []
     raw_layers = meta.get("layers")
@@ -355,7 +355,7 @@ def validate_arrays(
     meta: dict[str, Any],
     layers: list[LayerSpec],
     arrays: dict[str, np.ndarray],
-    problems: _Problems,
+    problems: Problems,
 ) -> None:
     """Check dtypes, shapes, value ranges and packed-bit lengths of every array."""
     n, t = meta.get("num_samples"), meta.get("timesteps")
@@ -416,7 +416,7 @@ def validate_arrays(
                 )
 
 
-def check_meta(meta: Any, problems: _Problems) -> dict[str, Any]:
+def check_meta(meta: Any, problems: Problems) -> dict[str, Any]:
     if not isinstance(meta, dict):
         problems.add("meta", "expected a JSON object")
         return {}
@@ -472,7 +472,7 @@ def load_trace(path: str | os.PathLike[str]) -> Trace:
         raise TraceError(
             f"not a readable .npz archive (truncated or not a zip file): {exc}", file=file
         ) from None
-    problems = _Problems(file)
+    problems = Problems(file)
     if "meta" not in arrays:
         raise TraceError("missing array (UTF-8 JSON metadata expected)", file=file, key="meta")
     raw = arrays["meta"]
@@ -568,7 +568,7 @@ def save_trace(
     for name, s in spikes.items():
         s = np.asarray(s)
         arrays[f"spikes/{name}"] = s if s.dtype == np.uint8 and s.ndim == 1 else pack_spikes(s)
-    problems = _Problems(file)
+    problems = Problems(file)
     check_meta(meta, problems)
     problems.raise_if_any()
     layers = parse_layers(meta, problems)

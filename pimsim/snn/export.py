@@ -29,28 +29,17 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 import pimsim
 from pimsim.errors import PimsimError
 from pimsim.snn.data import stratified_subset
-from pimsim.snn.models import quantize_int
+from pimsim.snn.models import layer_conv, quantize_int
 from pimsim.trace import LayerSpec, build_meta, conv_out_size, save_trace
 
 
 class ExportError(PimsimError):
     """A model or request cannot be exported as a v1 trace."""
-
-
-def _int_conv(spec: LayerSpec, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-    """Exact integer-valued float64 conv/linear of integer-valued x and w."""
-    x = x.reshape(x.shape[0], *spec.in_shape)
-    if spec.kind == "conv3d":
-        return F.conv3d(x, w, stride=spec.stride, padding=spec.padding)
-    if spec.kind == "conv2d":
-        return F.conv2d(x, w, stride=spec.stride, padding=spec.padding)
-    return F.linear(x, w)
 
 
 @torch.no_grad()
@@ -70,7 +59,7 @@ def reference_snn(layers: Sequence[LayerSpec], int_weights: Sequence[np.ndarray]
     for start in range(0, n, batch):
         xb = torch.from_numpy(np.asarray(x_int[start:start + batch], dtype=np.float64))
         nb = xb.shape[0]
-        cur = _int_conv(layers[0], xb, ws[0]) * (float(layers[0].weight_scale) *
+        cur = layer_conv(layers[0], xb, ws[0]) * (float(layers[0].weight_scale) *
                                                  float(input_scale))
         u = torch.zeros_like(cur)
         v, leak = float(layers[0].threshold), float(layers[0].leak)
@@ -87,7 +76,7 @@ def reference_snn(layers: Sequence[LayerSpec], int_weights: Sequence[np.ndarray]
             s = s.reshape(nb, timesteps, *spec.in_shape)
             spikes[i - 1].append(s.numpy().astype(bool))
             flat = s.reshape(nb * timesteps, *spec.in_shape).double()
-            cur = _int_conv(spec, flat, ws[i]) * float(spec.weight_scale)
+            cur = layer_conv(spec, flat, ws[i]) * float(spec.weight_scale)
             cur = cur.reshape(nb, timesteps, *cur.shape[1:])
             u = torch.zeros_like(cur[:, 0])
             v, leak = float(spec.threshold), float(spec.leak)

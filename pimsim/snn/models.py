@@ -73,6 +73,17 @@ def build_layers(model: str, bands: int, classes: int, *, window: int = 25,
     return conv3d_layers(bands, classes, window=window, weight_bits=weight_bits)
 
 
+
+def layer_conv(spec: LayerSpec, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``W * x`` for one layer (conv3d, conv2d or linear, no bias), with x reshaped to the
+    layer's in_shape (batch first)."""
+    x = x.reshape(x.shape[0], *spec.in_shape)
+    if spec.kind == "conv3d":
+        return F.conv3d(x, w, stride=spec.stride, padding=spec.padding)
+    if spec.kind == "conv2d":
+        return F.conv2d(x, w, stride=spec.stride, padding=spec.padding)
+    return F.linear(x, w)
+
 class SpikeFn(torch.autograd.Function):
     """Heaviside spike ``o = [u > v]`` with the surrogate ``0.3 max(0, 1 - |u/v - 1|)``."""
 
@@ -139,14 +150,7 @@ class SpikingNet(nn.Module):
 
     def layer_current(self, i: int, x: torch.Tensor, w: torch.Tensor | None = None) -> torch.Tensor:
         """``W_i * x`` with x reshaped to the layer's in_shape (batch first)."""
-        spec = self.specs[i]
-        w = self.weight(i) if w is None else w
-        x = x.reshape(x.shape[0], *spec.in_shape)
-        if spec.kind == "conv3d":
-            return F.conv3d(x, w, stride=spec.stride, padding=spec.padding)
-        if spec.kind == "conv2d":
-            return F.conv2d(x, w, stride=spec.stride, padding=spec.padding)
-        return F.linear(x, w)
+        return layer_conv(self.specs[i], x, self.weight(i) if w is None else w)
 
     def _dropout_after(self, i: int) -> bool:
         s = self.specs
