@@ -6,9 +6,12 @@ the cost arithmetic. The statistics a sweep needs are computed once per (trace, 
 for the PIM first layer — and shipped to workers as a :class:`StatsBundle`: a :class:`TraceView`
 (layer specs, sample/step counts, input bits) plus the statistics, a few KB, never the spikes.
 
-On disk the statistics live under ``<cache dir>/<trace content hash>/<kind>_<layer>_<geom>.npz``
+On disk the statistics live under
+``<cache dir>/v<STATS_VERSION>-<pimsim version>/<trace content hash>/<kind>_<layer>_<geom>.npz``
 (``PIMSIM_CACHE_DIR``, default ``~/.cache/pimsim/stats``), written atomically, so a repeated
-sweep over the same trace (by content, not by path) runs no Numba kernel at all.
+sweep over the same trace (by content, not by path) runs no Numba kernel at all, while a new
+statistics definition (:data:`~pimsim.activity.STATS_VERSION`) or release starts a fresh cache.
+A file lacking a field is treated as absent and recomputed.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from pimsim.activity import ActivityCache, LayerActivity, PimActivity
+from pimsim import __version__
+from pimsim.activity import STATS_VERSION, ActivityCache, LayerActivity, PimActivity
 from pimsim.trace import LayerSpec, Trace
 
 #: A statistics key: ("layer", layer name, pe_rows or 0 for linear) or ("pim", name, chunk bits).
@@ -125,33 +129,46 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "pimsim" / "stats"
 
 
+def _safe(text: str) -> str:
+    """``text`` with every character but letters, digits, ``-`` and ``_`` replaced by ``_``."""
+    return "".join(c if (c.isalnum() or c in "-_") else "_" for c in text)
+
+
+#: Integer fields of a stored :class:`LayerActivity` (the others are arrays).
+_LAYER_INTS = ("pe_rows", "events", "tiles_per_step", "window_events", "active_rows",
+               "active_rows_per_step")
+_LAYER_ARRAYS = ("events_per_step", "spikes_per_step", "tile_max_values", "tile_max_counts")
+
+
 class DiskStatsCache:
-    """Statistics on disk keyed by trace content hash and statistics key (atomic writes)."""
+    """Statistics on disk keyed by statistics version, pimsim version, trace content hash and
+    statistics key (atomic writes)."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None):
         self.root = Path(root) if root is not None else default_cache_dir()
 
+    @property
+    def version_dir(self) -> Path:
+        """``<root>/v<STATS_VERSION>-<pimsim version>``: the part of the cache this code uses."""
+        return self.root / f"v{STATS_VERSION}-{_safe(__version__)}"
+
     def _file(self, content_hash: str, key: StatKey) -> Path:
         kind, name, geom = key
-        safe = "".join(c if (c.isalnum() or c in "-_") else "_" for c in name)
-        return self.root / content_hash[:32] / f"{kind}_{safe}_{int(geom)}.npz"
+        return self.version_dir / content_hash[:32] / f"{kind}_{_safe(name)}_{int(geom)}.npz"
 
     def get(self, content_hash: str, key: StatKey) -> Any | None:
-        """The cached statistic, or None when absent or unreadable (it is then recomputed)."""
+        """The cached statistic, or None when absent, unreadable or lacking a field (it is
+        then recomputed)."""
         path = self._file(content_hash, key)
         if not path.is_file():
             return None
         try:
             with np.load(path, allow_pickle=False) as z:
-                if key[0] == "layer":
-                    return LayerActivity(
-                        name=key[1], pe_rows=int(z["pe_rows"]), events=int(z["events"]),
-                        events_per_step=z["events_per_step"],
-                        spikes_per_step=z["spikes_per_step"],
-                        tile_max_values=z["tile_max_values"],
-                        tile_max_counts=z["tile_max_counts"],
-                        tiles_per_step=int(z["tiles_per_step"]))
-                return PimActivity(phases=int(z["phases"]), driven_rows=z["driven_rows"])
+                if key[0] in ("layer", "dense"):
+                    return LayerActivity(name=key[1], **{f: int(z[f]) for f in _LAYER_INTS},
+                                         **{f: z[f] for f in _LAYER_ARRAYS})
+                return PimActivity(phases=int(z["phases"]), driven_rows=z["driven_rows"],
+                                   code_sums=z["code_sums"])
         except (OSError, KeyError, ValueError):
             return None
 
@@ -159,14 +176,11 @@ class DiskStatsCache:
         """Store a statistic atomically (temporary file + rename); errors are ignored."""
         path = self._file(content_hash, key)
         if isinstance(value, LayerActivity):
-            arrays = {"pe_rows": np.int64(value.pe_rows), "events": np.int64(value.events),
-                      "events_per_step": value.events_per_step,
-                      "spikes_per_step": value.spikes_per_step,
-                      "tile_max_values": value.tile_max_values,
-                      "tile_max_counts": value.tile_max_counts,
-                      "tiles_per_step": np.int64(value.tiles_per_step)}
+            arrays = {f: np.int64(getattr(value, f)) for f in _LAYER_INTS}
+            arrays.update({f: getattr(value, f) for f in _LAYER_ARRAYS})
         else:
-            arrays = {"phases": np.int64(value.phases), "driven_rows": value.driven_rows}
+            arrays = {"phases": np.int64(value.phases), "driven_rows": value.driven_rows,
+                      "code_sums": value.code_sums}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
