@@ -129,9 +129,9 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "pimsim" / "stats"
 
 
-def _safe(text: str) -> str:
-    """``text`` with every character but letters, digits, ``-`` and ``_`` replaced by ``_``."""
-    return "".join(c if (c.isalnum() or c in "-_") else "_" for c in text)
+def _safe(text: str, keep: str = "-_") -> str:
+    """``text`` with every character but letters, digits and ``keep`` replaced by ``_``."""
+    return "".join(c if (c.isalnum() or c in keep) else "_" for c in text)
 
 
 #: Integer fields of a stored :class:`LayerActivity` (the others are arrays).
@@ -150,7 +150,7 @@ class DiskStatsCache:
     @property
     def version_dir(self) -> Path:
         """``<root>/v<STATS_VERSION>-<pimsim version>``: the part of the cache this code uses."""
-        return self.root / f"v{STATS_VERSION}-{_safe(__version__)}"
+        return self.root / f"v{STATS_VERSION}-{_safe(__version__, keep='-_.+')}"
 
     def _file(self, content_hash: str, key: StatKey) -> Path:
         kind, name, geom = key
