@@ -78,6 +78,12 @@ class Digital(_Strict):
         description="compute the first layer's constant input current once and reuse it at "
         "every step (True) or recompute it at every step (False)"
     )
+    schedule: Literal["tile_major", "step_major"] = Field(
+        default="tile_major",
+        description="loop order of the core (docs/model.md): tile_major = each output tile "
+        "runs all T steps before the next (membranes stay in the PEs, input spikes of all T "
+        "steps are buffered); step_major = T outermost over all layers (every layer's "
+        "membranes live in the membrane SRAM across steps, one step of spikes is buffered)")
 
 
 class Memory(_Strict):
@@ -93,10 +99,19 @@ class Memory(_Strict):
     weight_sram_banks: int = Field(default=1, gt=0)
     weight_load_inferences: int = Field(
         default=1, gt=0,
-        description="inferences that share one DRAM load of a layer's weights (batching; "
-        "1 = weights reloaded for every inference)")
+        description="inferences run back to back between two loads of the resident weights "
+        "(weights that fit the weight SRAM stay on chip for this many inferences; weights that "
+        "do not fit are streamed from DRAM at every use whatever this is)")
+    fetch_active_weights_only: bool = Field(
+        default=False,
+        description="streamed (non-resident) weights are fetched only for the input rows "
+        "that spike (input channels of a conv, inputs of a linear layer), counted from the "
+        "trace; false: a streamed layer fetches all its weights")
     membrane_sram_bytes: int = Pos
+    membrane_sram_banks: int = Field(default=1, gt=0)
     spike_sram_bytes: int = Pos
+    spike_sram_banks: int = Field(default=1, gt=0)
+    sram_ports: int = Field(default=1, gt=0, description="read/write ports per SRAM bank")
     sram_word_bits: int = Pos
     sram_ref_bytes: list[float] = Field(min_length=2)
     sram_ref_read_j: list[float] = Field(min_length=2)
@@ -163,6 +178,15 @@ class Pim(_Strict):
         default=None, gt=0,
         description="published access time of one macro read, s (replaces the computed read "
         "time; never technology-scaled)")
+    wordline_ref_cols: int = Field(
+        default=128, gt=0,
+        description="columns spanned by the wordline whose energy is e_wordline_j; a "
+        "wordline of pim.cols columns costs e_wordline_j x cols / wordline_ref_cols")
+    pipelined_readout: bool = Field(
+        default=True,
+        description="the bitline result is held (sample-and-hold / charge-sharing caps) while "
+        "the ADC converts, so the analog phase of the next read overlaps the conversion: "
+        "t_read = max(t_analog, t_conv); false: t_read = t_analog + t_conv")
     allow_multiplex: bool = Field(
         default=True,
         description="time-multiplex the arrays when a layer needs more than num_arrays; "
@@ -183,6 +207,16 @@ class Area(_Strict):
     adder_32b_m2: float = Field(default=227e-12, ge=0)
     multiplier_32b_m2: float = Field(default=5840e-12, ge=0)
     register_bit_m2: float = Field(default=7.6e-12, ge=0)
+
+
+class Noc(_Strict):
+    """On-chip delivery of inputs and weights from the buffers to the PEs and PIM arrays.
+
+    Energy per bit moved over a wire of length L: E = wire_j_per_bit_mm x L (mm). Lengths
+    follow from the floorplan of pimsim.models.area (PE pitch, macro side); the equations are
+    in pimsim.models.noc. Defaults carry their sources in ``DEFAULT_SOURCES``."""
+
+    wire_j_per_bit_mm: float = Field(default=0.081e-12, ge=0)
 
 
 class Cnn(_Strict):
@@ -214,11 +248,12 @@ class HardwareConfig(_Strict):
     cnn: Cnn
     accounting: Accounting
     area: Area = Field(default_factory=Area)
+    noc: Noc = Field(default_factory=Noc)
     sources: dict[str, str] = Field(default_factory=dict)
 
 
 #: Keys that are physical constants and therefore need a source (a dotted key or a prefix).
-CONSTANT_SECTIONS = ("tech", "ops", "memory", "leakage", "pim", "area")
+CONSTANT_SECTIONS = ("tech", "ops", "memory", "leakage", "pim", "area", "noc")
 
 #: Sources of the default ``area`` constants (added to a config's table unless it overrides
 #: them). Values at 45 nm; 40 nm Aladdin figures are carried to 45 nm by the Stillmaker & Baas
@@ -246,6 +281,11 @@ DEFAULT_SOURCES: dict[str, str] = {
     "area.adder_32b_m2": "Aladdin 32-bit adder 179 um^2 at 40 nm x 1.27 (40->45 nm).",
     "area.multiplier_32b_m2": "Aladdin 32-bit multiplier 4600 um^2 at 40 nm x 1.27.",
     "area.register_bit_m2": "Aladdin register 5.98 um^2/bit at 40 nm x 1.27.",
+    "noc.wire_j_per_bit_mm": (
+        "On-chip wire at 45 nm, 0.9 V: 0.2 fF/um (the CiMLoop wire model used for "
+        "pim.e_wordline_j) x 1000 um x (0.9 V)^2 x 0.5 (a random bit toggles with probability "
+        "1/2) = 0.081 pJ per bit per mm; Dally's figures of 0.1-0.2 pJ/bit/mm at 40-45 nm "
+        "bracket it (docs/sources.md)."),
 }
 _NOT_CONSTANT = {
     "ops.add_scaling", "ops.mult_scaling", "pim.enabled", "pim.input_mode",
@@ -253,6 +293,8 @@ _NOT_CONSTANT = {
     "pim.dac_bits", "pim.rows_per_read", "pim.adc_bits", "pim.cols_per_adc", "pim.num_arrays",
     "memory.weight_sram_bytes", "memory.weight_sram_banks", "memory.membrane_sram_bytes",
     "memory.spike_sram_bytes", "memory.weight_load_inferences",
+    "memory.membrane_sram_banks", "memory.spike_sram_banks", "memory.sram_ports",
+    "pim.wordline_ref_cols",
     "memory.sram_word_bits", "tech.clock_hz", "tech.node_nm", "tech.vdd_v",
     "pim.adc_sample_rate_hz", "pim.pulse_period_s",
 }
@@ -402,7 +444,7 @@ def check_sources(cfg: HardwareConfig, *, file: str) -> None:
 def _with_default_sources(data: dict[str, Any]) -> dict[str, Any]:
     srcs = dict(data.get("sources") or {})
     for key, text in DEFAULT_SOURCES.items():
-        if key not in srcs and "area" not in srcs:
+        if key not in srcs and key.split(".")[0] not in srcs:
             srcs[key] = text
     return {**data, "sources": srcs}
 

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from pimsim.errors import ConfigError
 from pimsim.models import scaling
 
@@ -50,22 +52,19 @@ MAX_BITS = {"sar": 10, "flash": 8, "walden": 12}
 MAX_SAMPLE_RATE_HZ = 1.0e9
 
 
-def _interp(table: dict[int, float], bits: int) -> float:
-    b = max(bits, min(table))
+def _interp(table: dict[int, float], bits):  # type: ignore[no-untyped-def]
+    """ln E linear in b between tabulated resolutions; flat below the first (broadcasts)."""
     keys = sorted(table)
-    if b in table:
-        return table[b]
-    lo = max(k for k in keys if k < b)
-    hi = min(k for k in keys if k > b)
-    w = (b - lo) / (hi - lo)
-    return math.exp((1 - w) * math.log(table[lo]) + w * math.log(table[hi]))
+    b = np.maximum(np.asarray(bits, dtype=float), keys[0])
+    out = np.exp(np.interp(b, keys, [math.log(table[k]) for k in keys]))
+    return float(out) if out.ndim == 0 else out
 
 
 def check_adc(model: str, bits: int, sample_rate_hz: float | None, *, file: str = "<config>"
               ) -> None:
     """Raise ConfigError for a resolution or sample rate outside the ADC model."""
     top = MAX_BITS[model]
-    if not 1 <= bits <= top:
+    if not np.all((np.asarray(bits) >= 1) & (np.asarray(bits) <= top)):
         raise ConfigError(f"{bits}-bit ADC is outside the {model} ADC model (1-{top} bits)",
                           file=file, key="pim.adc_bits")
     if sample_rate_hz is not None and model != "walden" and sample_rate_hz > MAX_SAMPLE_RATE_HZ:
@@ -82,7 +81,7 @@ def survey_energy_j(model: str, bits: int, node_nm: float = REF_NODE_NM,
     if model == "sar":
         return _interp(SAR_45NM_J, bits) * f
     if model == "flash":
-        return (2**bits - 1) * SAR_45NM_J[4] / 15.0 * f
+        return (2.0**np.asarray(bits) - 1) * SAR_45NM_J[4] / 15.0 * f
     raise ValueError(model)
 
 
@@ -90,7 +89,7 @@ def survey_area_m2(model: str, bits: int, node_nm: float = REF_NODE_NM) -> float
     """Area of one ``sar`` or ``flash`` ADC at ``node_nm``, m^2."""
     a = scaling.area_factor(REF_NODE_NM, node_nm)
     if model == "flash":
-        return (2**bits - 1) / 15.0 * SAR_AREA_45NM_M2[4] * a
+        return (2.0**np.asarray(bits) - 1) / 15.0 * SAR_AREA_45NM_M2[4] * a
     return _interp(SAR_AREA_45NM_M2, bits) * a
 
 
@@ -98,7 +97,7 @@ def conversion_energy_j(cfg) -> float:  # type: ignore[no-untyped-def]
     """Energy of one conversion of the config's PIM ADC, J."""
     p = cfg.pim
     if p.adc_model == "walden":
-        return p.adc_fom_j_per_step * (2**p.adc_bits)
+        return p.adc_fom_j_per_step * (2.0**np.asarray(p.adc_bits))
     return survey_energy_j(p.adc_model, p.adc_bits, cfg.tech.node_nm, cfg.tech.vdd_v,
                            cfg.tech.device)
 
@@ -118,4 +117,4 @@ def adc_area_m2(cfg) -> float:  # type: ignore[no-untyped-def]
     """Area of one of the config's PIM ADCs, m^2 (walden: the SAR survey area)."""
     p = cfg.pim
     model = "flash" if p.adc_model == "flash" else "sar"
-    return survey_area_m2(model, min(p.adc_bits, MAX_BITS[model]), cfg.tech.node_nm)
+    return survey_area_m2(model, np.minimum(p.adc_bits, MAX_BITS[model]), cfg.tech.node_nm)

@@ -46,12 +46,18 @@ def pim_area_m2(cfg: HardwareConfig) -> dict[str, float]:
     }
 
 
+def pe_area_m2(cfg: HardwareConfig) -> float:
+    """Area of one PE at the config's node, m^2 (A_pe x s, module doc)."""
+    d, a = cfg.digital, cfg.area
+    mb = d.membrane_bits
+    return _s(cfg) * (d.lanes * a.adder_32b_m2 * mb / 32
+                      + d.mac_lanes * a.multiplier_32b_m2 * 64 / 1024 + mb * a.register_bit_m2)
+
+
 def digital_area_m2(cfg: HardwareConfig) -> dict[str, float]:
     """Area of the digital core by component, m^2 (pe_array, sram_buffers)."""
     d, m, a, s = cfg.digital, cfg.memory, cfg.area, _s(cfg)
-    mb = d.membrane_bits
-    pe = (d.lanes * a.adder_32b_m2 * mb / 32 + d.mac_lanes * a.multiplier_32b_m2 * 64 / 1024
-          + mb * a.register_bit_m2)
+    pe = pe_area_m2(cfg) / s
     sram_bits = 8 * (m.weight_sram_bytes + m.membrane_sram_bytes + m.spike_sram_bytes)
     return {
         "pe_array": s * d.pe_rows * d.pe_cols * pe,

@@ -1,65 +1,97 @@
-"""The result of costing one layer, shared by every engine."""
+"""The result of costing one layer, shared by every engine, and the static power.
+
+Every field may hold a numpy array (one entry per design point of a sweep); ``pimsim run``
+sees scalars. Energies, cycles and delay are per inference (averages over the trace's
+samples); ``ops`` and ``dram_bits_by_tensor`` are totals over all samples and time steps.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+from typing import Any
 
-from pimsim.config import HardwareConfig
+import numpy as np
 
 #: Keys of ``ops`` in the JSON contract (design.md §5), totals over the trace's samples.
 OP_KEYS = ("synaptic_ops", "macs", "neuron_updates", "adc_conversions", "sram_read_bits",
            "sram_write_bits", "dram_bits")
+#: Energy components in the fixed order of tables and sweep columns: compute, SRAM, delivery,
+#: DRAM, PIM macro, other.
+COMPONENTS = ("compute", "neuron_update", "weight_sram", "membrane_sram", "spike_sram", "noc",
+              "dram", "pim_wordline", "pim_cell", "pim_dac", "pim_adc", "pim_shift_add",
+              "pim_weight_write", "leakage")
+
+Num = Any
 
 
 @dataclass
 class LayerCost:
-    """Cost of one layer.
+    """Cost of one layer (see the module doc for units and what is per inference).
 
-    ``cycles``, ``delay_s`` and ``energy_breakdown_j`` are per inference (averages over the
-    trace's samples); ``ops`` are totals over all samples and time steps of the trace.
+    ``cycles_by_level``: cycles each resource needs per inference (``compute`` for the PEs,
+    ``pim`` for the macro, one entry per memory level for its transfers); ``cycles`` is their
+    maximum and ``bound`` names it. ``invalid``: points the engine cannot map (with
+    ``reason``); :func:`pimsim.simulate.simulate` raises on them.
     """
 
     name: str
     engine: str
-    cycles: float
-    delay_s: float
-    ops: dict[str, int]
-    energy_breakdown_j: dict[str, float]
-    detail: dict[str, float] = field(default_factory=dict)
+    cycles: Num
+    delay_s: Num
+    ops: dict[str, Num]
+    energy_breakdown_j: dict[str, Num]
+    dram_bits_by_tensor: dict[str, Num] = field(default_factory=dict)
+    cycles_by_level: dict[str, Num] = field(default_factory=dict)
+    bound: Num = "compute"
+    mapping: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    detail: dict[str, Num] = field(default_factory=dict)
+    invalid: Num = False
+    reason: str = ""
 
     @property
-    def energy_j(self) -> float:
-        return float(sum(self.energy_breakdown_j.values()))
+    def energy_j(self) -> Num:
+        """Energy per inference, J: the sum of the breakdown."""
+        total: Num = 0.0
+        for v in self.energy_breakdown_j.values():
+            total = total + v
+        return total
 
 
-def empty_ops() -> dict[str, int]:
+def empty_ops() -> dict[str, Num]:
     return {k: 0 for k in OP_KEYS}
 
 
-def static_power_w(cfg: HardwareConfig, *, with_pim: bool) -> float:
-    """Leakage power of the accelerator: SRAM bits x P_bit + PEs x P_PE (+ PIM arrays x P_array).
-
-    Counted only when ``accounting.leakage`` is true.
-    """
+def static_power_w(cfg: Any, *, with_pim: bool) -> Num:
+    """Leakage power of the accelerator, W: SRAM bits x P_bit + PEs x P_PE (+ PIM arrays x
+    P_array). Zero unless ``accounting.leakage``."""
     if not cfg.accounting.leakage:
         return 0.0
     m, lk = cfg.memory, cfg.leakage
     bits = 8 * (m.weight_sram_bytes + m.membrane_sram_bytes + m.spike_sram_bytes)
     p = bits * lk.sram_w_per_bit + cfg.digital.pe_rows * cfg.digital.pe_cols * lk.pe_w
     if with_pim:
-        p += cfg.pim.num_arrays * lk.pim_w_per_array
+        p = p + cfg.pim.num_arrays * lk.pim_w_per_array
     return p
 
 
-def ceil_div(a: int, b: int) -> int:
+def bound_of(cycles_by_level: dict[str, Num]) -> tuple[Num, Num]:
+    """(max cycles, name of the resource that needs them); arrays give arrays of names."""
+    names = list(cycles_by_level)
+    stacked = np.stack([np.broadcast_to(np.asarray(v, dtype=float), np.broadcast(
+        *[np.asarray(x) for x in cycles_by_level.values()]).shape)
+        for v in cycles_by_level.values()])
+    idx = np.argmax(stacked, axis=0)
+    cycles = np.max(stacked, axis=0)
+    if np.ndim(idx) == 0:
+        return float(cycles), names[int(idx)]
+    return cycles, np.array(names, dtype=object)[idx]
+
+
+def ceil_div(a: Num, b: Num) -> Num:
     return -(-a // b)
 
 
-def dram_bits_per_cycle(cfg: HardwareConfig) -> float:
-    """DRAM bandwidth in bits per core clock cycle: B x 8 / f_clk."""
-    return cfg.memory.dram_bandwidth_bytes_per_s * 8.0 / cfg.tech.clock_hz
-
-
 def prod(xs) -> int:  # type: ignore[no-untyped-def]
+    import math
     return int(math.prod(xs))

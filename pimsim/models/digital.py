@@ -1,158 +1,195 @@
-"""The event-driven digital SNN core (design.md §3), cycle-approximate.
+"""The event-driven digital SNN core (design.md §3) under the schedule of
+:mod:`pimsim.models.schedule`: spiking layers, and dense layers (the analog first layer, the
+CNN baselines).
 
-Mapping (output-stationary): output channels across the ``pe_cols`` PE columns, output
-positions (row-major over D, H, W) across the ``pe_rows`` PE rows, in tiles; a linear layer's
-outputs spread over all R x C PEs. Per sample and time step:
+Spiking layer, totals over the trace (N samples, T steps; CT, PT tiles; pl its placement):
 
-* a tile takes ``max_{PE} ceil(load / lanes) + U`` cycles, U = ``neuron_update_cycles``;
-  load = input spikes in the PE's receptive field (events, from :mod:`pimsim.activity`);
-  conv: cycles = ceil(C_out / C) x (sum_tiles ceil(max load / L) + tiles x U);
-  linear: cycles = ceil(F_out / (R C)) x (ceil(spikes / L) + U);
-* synaptic_ops = C_out x events (one AC per input spike per output neuron whose receptive
-  field holds it); each AC reads one ``weight_bits`` weight from the weight SRAM;
-* neuron_updates = out_size x T x N; each reads and writes ``membrane_bits`` of membrane SRAM;
-* spike SRAM: the input spike map (in_size bits) is scanned once per channel tile and step,
-  the output spike map (out_size bits) written once per step (hidden layers);
-* dense (analog-input) layers broadcast each weight read down a PE column: one read serves the
-  R positions of a tile, weight reads = MACs / min(R, positions); spiking layers read one weight
-  per AC (each PE's spikes sit at different kernel offsets, so no read is shared);
-* DRAM: a layer's weights are loaded once per ``memory.weight_load_inferences`` inferences
-  (default 1; time steps run innermost over a weight block, so weights that do not fit the
-  SRAM are still streamed once per inference); membranes spill (read + write per step) when out_size x
-  membrane_bits exceeds the membrane SRAM; spike maps spill when in + out bits exceed the
-  spike SRAM; memory cycles = DRAM bits / (bandwidth x 8 / f_clk);
-* layer cycles = max(compute, memory) per inference; delay = cycles / f_clk;
-* energy = ACs x E_add(membrane_bits) + updates x E_update + SRAM bits x E_bit(size)
-  + DRAM bits x E_dram + P_leak x delay.
+* ACs = C_out x E (F_out x E for a linear layer; E = events from :mod:`pimsim.activity`);
+  compute cycles = CT x sum_{n,t,pt} ceil(max_PE load / lanes) + CT x PT x U x T x N;
+* weights: every AC reads its ``weight_bits`` weight from the weight SRAM (weight_sram reads
+  = ACs x w). Resident weights are loaded (DRAM read + SRAM write) once per
+  ``memory.weight_load_inferences`` inferences: W_res x N / B; streamed weights are fetched at
+  every use, once per inference (tile_major) or per step (step_major): W_str x N (x T), or,
+  with ``memory.fetch_active_weights_only``, only the rows of inputs that spiked:
+  W_str / rows x active rows (per inference, resp. per step, from the trace);
+* input spikes: every (ct, pt, t) reads its input window of C_in x |window(pt)| bits:
+  CT x T x N x C_in x sum_pt |window(pt)| bits, from the spike SRAM (the spilled share of
+  the input from DRAM); its spikes are broadcast to the array as events of
+  ceil(log2 in_size) address bits: CT x (window events) events;
+* output spikes: out_size x T x N bits written to the spike SRAM (spilled share to DRAM);
+  the last (integrator) layer writes its out_size x m-bit potentials (the logits) to DRAM
+  (counted as ``membranes``);
+* membranes: in the PE registers under tile_major (no traffic); under step_major every neuron
+  reads and writes its m-bit membrane at every step: out_size x m x T x N each way, in the
+  membrane SRAM (the spilled share in DRAM);
+* energy: ACs x E_add(m) + updates x E_update + levels + delivery (weights and spikes
+  unicast, events broadcast) + leakage (:mod:`pimsim.models.layer`).
 
-The analog first layer on this core is dense: every in-bounds tap is a MAC of
-``input_bits x weight_bits`` into ``membrane_bits``, at every step, or once when
-``digital.first_layer_reuse`` keeps the constant input current.
+Dense layer (output-stationary MACs; the analog first layer at ``passes`` = T, or 1 with
+``digital.first_layer_reuse``; CNN layers at passes = 1 with k-bit activations):
+
+* MACs = C_out x E_dense x N x passes (E_dense = in-bounds taps of all positions);
+  cycles = CT x sum_pt ceil(max fan-in / mac_lanes) x N x passes + updates;
+* weights: each position tile reads the kernels of its channels once per pass and
+  broadcasts each weight down a PE column: weights x PT x w x N x passes bits;
+* inputs: each PE row gets its own input per tap (row broadcast): CT x E_dense x b_in x N x
+  passes bits; the first layer's image is read from DRAM once per inference (in_size x b_in)
+  into the spike SRAM (its ``input`` tensor);
+* with reuse the constant current stays in the PEs (tile_major) or is written once and read
+  at every step from the membrane SRAM (step_major).
 """
 
 from __future__ import annotations
 
-from pimsim.activity import LayerActivity
-from pimsim.config import HardwareConfig
+import math
+from typing import Any
+
+import numpy as np
+
+from pimsim.activity import LayerActivity, tile_windows
 from pimsim.models import tech
-from pimsim.models.base import (
-    LayerCost,
-    ceil_div,
-    dram_bits_per_cycle,
-    empty_ops,
-    prod,
-    static_power_w,
-)
+from pimsim.models.layer import LayerContext, assemble, share, split_read, split_write
+from pimsim.models.memory import Traffic
+from pimsim.models.schedule import channel_tiles, position_tiles, weight_rows
 from pimsim.trace import LayerSpec
 
-
-def out_tiles(spec: LayerSpec, cfg: HardwareConfig) -> int:
-    """Channel tiles (conv) or output tiles over the whole array (linear)."""
-    d = cfg.digital
-    if spec.kind == "linear":
-        return ceil_div(spec.out_size, d.pe_rows * d.pe_cols)
-    return ceil_div(spec.out_channels, d.pe_cols)
+Num = Any
 
 
-def neuron_memory(spec: LayerSpec, cfg: HardwareConfig, *, n: int, t: int, last: bool
-                  ) -> tuple[dict[str, int], float]:
-    """Ops and energy (total over the trace, J) of neuron updates, membrane and output spikes."""
-    ops = empty_ops()
-    updates = spec.out_size * t * n
-    ops["neuron_updates"] = updates
-    mb = cfg.digital.membrane_bits
-    mem = cfg.memory
-    membrane_bits = spec.out_size * mb
-    spill = membrane_bits > 8 * mem.membrane_sram_bytes
-    ops["sram_read_bits"] = updates * mb
-    ops["sram_write_bits"] = updates * mb + (0 if last else updates)
-    if spill:
-        ops["dram_bits"] = 2 * updates * mb
-    energy = 0.0
-    if cfg.accounting.neuron_updates:
-        energy += updates * tech.neuron_update_energy_j(cfg)
-    return ops, energy
+def tile_cycles(act: LayerActivity, lanes: Num) -> Num:
+    """sum over (n, t, tile) of ceil(max load / lanes), for a lane count or a column of them."""
+    lanes = np.asarray(lanes)
+    vals, counts = act.tile_max_values, act.tile_max_counts
+    if lanes.ndim == 0:
+        return int(np.sum(counts * -(-vals // int(lanes))))
+    return np.sum(counts[:, None] * -(-vals[:, None] // lanes[None, :]), axis=0)
 
 
-def sram_energy(cfg: HardwareConfig, read_bits: dict[str, int], write_bits: dict[str, int]
-                ) -> float:
-    """Energy of SRAM traffic, J: bits x E_bit(buffer or bank size); weight/membrane/spike."""
-    if not cfg.accounting.memory:
-        return 0.0
-    mem = cfg.memory
-    size = {"weight": mem.weight_sram_bytes / mem.weight_sram_banks,
-            "membrane": mem.membrane_sram_bytes,
-            "spike": mem.spike_sram_bytes}
-    e = 0.0
-    for buf, bits in read_bits.items():
-        e += bits * tech.sram_energy_per_bit_j(mem, size[buf])
-    for buf, bits in write_bits.items():
-        e += bits * tech.sram_energy_per_bit_j(mem, size[buf], write=True)
-    return e
-
-
-def cost_digital_layer(spec: LayerSpec, act: LayerActivity, cfg: HardwareConfig, *, n: int,
-                       t: int, input_bits: int, last: bool, with_pim: bool) -> LayerCost:
-    """Cost of one layer on the digital SNN core (spiking or analog-input)."""
-    d, mem = cfg.digital, cfg.memory
-    analog = spec.input == "analog"
-    tiles = out_tiles(spec, cfg)
-    passes = 1 if (analog and d.first_layer_reuse) else t
-    ops = empty_ops()
-    if analog:
-        # dense: act holds one sample-step; repeat for every sample and pass
-        ops["macs"] = spec.out_channels * act.events * n * passes
-        accum_cycles = tiles * act.tile_cycles(d.mac_lanes) * n * passes
-        events = ops["macs"]
-        e_compute = events * tech.int_mac_energy_j(cfg.ops, input_bits, spec.weight_bits,
-                                                   d.membrane_bits)
-        in_read = spec.in_size * input_bits * tiles * n * passes
+def weight_fetch(tr: Traffic, spec: LayerSpec, cfg: Any, ctx: LayerContext, *, uses: Num,
+                 active_rows: Num | None) -> None:
+    """DRAM -> weight SRAM traffic of a layer's weights (resident loads, streamed fetches)."""
+    pl, n = ctx.placement, ctx.n
+    m = cfg.memory
+    load = pl.weights_resident * n / m.weight_load_inferences
+    if m.fetch_active_weights_only and active_rows is not None:
+        fetch = pl.weights_streamed / weight_rows(spec) * active_rows
     else:
-        per_out = spec.out_size if spec.kind == "linear" else spec.out_channels
-        ops["synaptic_ops"] = per_out * act.events
-        accum_cycles = tiles * act.tile_cycles(d.lanes)
-        events = ops["synaptic_ops"]
-        e_compute = events * tech.add_energy_j(cfg.ops, d.membrane_bits)
-        in_read = spec.in_size * tiles * t * n
-    update_cycles = tiles * act.tiles_per_step * d.neuron_update_cycles * t * n
-    compute_cycles = accum_cycles + update_cycles
+        fetch = pl.weights_streamed * uses * n
+    tr.read("dram", "weights", load + fetch)
+    tr.write("weight_sram", "weights", load + fetch)
 
-    nops, e_neuron = neuron_memory(spec, cfg, n=n, t=t, last=last)
-    share = min(d.pe_rows, spec.out_positions) if (analog and spec.kind != "linear") else 1
-    weight_read = events * spec.weight_bits // share
-    reads = {"weight": weight_read, "spike": in_read,
-             "membrane": nops["sram_read_bits"]}
-    writes = {"membrane": nops["sram_write_bits"]}
-    if analog and d.first_layer_reuse:
-        cur = spec.out_size * d.membrane_bits
-        reads["membrane"] += cur * t * n
-        writes["membrane"] += cur * n
-    ops["neuron_updates"] = nops["neuron_updates"]
-    ops["sram_read_bits"] = sum(reads.values())
-    ops["sram_write_bits"] = sum(writes.values())
 
-    w_bits = prod(spec.weight_shape) * spec.weight_bits
-    fits = w_bits <= 8 * mem.weight_sram_bytes
-    dram = w_bits * n // mem.weight_load_inferences
-    dram += nops["dram_bits"]
-    spike_bits = spec.in_size * (input_bits if analog else 1) + spec.out_size
-    if spike_bits > 8 * mem.spike_sram_bytes:
-        dram += spike_bits * t * n
-    ops["dram_bits"] = dram
+def output_and_membranes(tr: Traffic, spec: LayerSpec, cfg: Any, ctx: LayerContext,
+                         out_bits_per_step: Num, delivery: dict[str, Num]) -> None:
+    """Output spikes (or logits) and step_major membrane traffic of a spiking-output layer."""
+    pl, n, t = ctx.placement, ctx.n, ctx.t
+    mb = cfg.digital.membrane_bits
+    if ctx.last:
+        tr.write("dram", "membranes", spec.out_size * mb * n)
+    else:
+        bits = out_bits_per_step * t * n
+        split_write(tr, "spike_sram", "spikes", bits, share(pl.out_spilled, pl.out_total))
+        delivery["unicast"] = delivery.get("unicast", 0) + bits
+    if cfg.digital.schedule == "step_major":
+        bits = spec.out_size * mb * t * n
+        f = share(pl.membranes_spilled, pl.membranes_total)
+        split_read(tr, "membrane_sram", "membranes", bits, f)
+        split_write(tr, "membrane_sram", "membranes", bits, f)
+        delivery["unicast"] = delivery.get("unicast", 0) + 2 * bits
 
-    mem_cycles = dram / dram_bits_per_cycle(cfg) if cfg.accounting.memory else 0.0
-    cycles = max(compute_cycles, mem_cycles) / n
-    delay = cycles / cfg.tech.clock_hz
-    breakdown = {
-        "compute": e_compute / n,
-        "neuron_update": e_neuron / n,
-        "sram": sram_energy(cfg, reads, writes) / n,
-        "dram": (dram * mem.dram_j_per_bit / n) if cfg.accounting.memory else 0.0,
-        "leakage": static_power_w(cfg, with_pim=with_pim) * delay,
-    }
-    return LayerCost(
-        name=spec.name, engine="digital", cycles=cycles, delay_s=delay, ops=ops,
-        energy_breakdown_j=breakdown,
-        detail={"compute_cycles": compute_cycles / n, "memory_cycles": mem_cycles / n,
-                "weights_fit_sram": float(fits)},
-    )
+
+def neuron_energy(cfg: Any, updates: Num) -> Num:
+    """LIF updates x E_update, J (0 unless accounting.neuron_updates)."""
+    if not cfg.accounting.neuron_updates:
+        return 0.0
+    return updates * tech.neuron_update_energy_j(cfg)
+
+
+def mapping_of(spec: LayerSpec, cfg: Any, ct: Num, pt: Num, useful: Num, cycles: Num,
+               lanes: Num) -> dict[str, Any]:
+    """Schedule, tiles and utilisation: spatial = outputs / (CT PT R C); PE = useful ops /
+    (compute cycles x R x C x lanes)."""
+    d = cfg.digital
+    pes = d.pe_rows * d.pe_cols
+    spatial = spec.out_size / (ct * pt * pes)
+    busy = useful / np.maximum(cycles * pes * lanes, 1)
+    return {"schedule": d.schedule, "channel_tiles": ct, "position_tiles": pt,
+            "spatial_utilisation": spatial, "pe_utilisation": busy}
+
+
+def cost_spiking_layer(spec: LayerSpec, act: LayerActivity, cfg: Any, ctx: LayerContext):  # type: ignore[no-untyped-def]
+    """Cost of a spiking-input layer on the digital core (module doc)."""
+    d = cfg.digital
+    n, t = ctx.n, ctx.t
+    pl = ctx.placement
+    ct, pt = channel_tiles(spec, cfg), position_tiles(spec, cfg)
+    per_out = spec.out_size if spec.kind == "linear" else spec.out_channels
+    acs = per_out * act.events
+    tr = Traffic()
+    tr.read("weight_sram", "weights", acs * spec.weight_bits)
+    step_major = d.schedule == "step_major"
+    weight_fetch(tr, spec, cfg, ctx, uses=t if step_major else 1,
+                 active_rows=act.active_rows_per_step if step_major else act.active_rows)
+    win = tile_windows(spec, d.pe_rows)
+    c_in = spec.in_size if spec.kind == "linear" else spec.in_channels
+    window_bits = ct * t * n * c_in * int(win.window_positions.sum())
+    split_read(tr, "spike_sram", "spikes", window_bits, share(pl.in_spilled, pl.in_total))
+    addr_bits = max(1, math.ceil(math.log2(max(spec.in_size, 2))))
+    delivery: dict[str, Num] = {"broadcast": ct * act.window_events * addr_bits,
+                                "unicast": acs * spec.weight_bits}
+    output_and_membranes(tr, spec, cfg, ctx, spec.out_size, delivery)
+    updates = spec.out_size * t * n
+    compute = ct * tile_cycles(act, d.lanes) + ct * pt * d.neuron_update_cycles * t * n
+    energy = {"compute": acs * tech.add_energy_j(cfg.ops, d.membrane_bits),
+              "neuron_update": neuron_energy(cfg, updates)}
+    return assemble(name=spec.name, engine="digital", cfg=cfg, ctx=ctx, traffic=tr,
+                    delivery_bits=delivery, compute_cycles=compute,
+                    ops={"synaptic_ops": acs, "neuron_updates": updates}, energy=energy,
+                    mapping=mapping_of(spec, cfg, ct, pt, acs, compute, d.lanes),
+                    detail={"compute_cycles": compute / n})
+
+
+def dense_traffic(spec: LayerSpec, dense: LayerActivity, cfg: Any, ctx: LayerContext, *,
+                  in_bits: int, w_bits: Num, passes: int) -> tuple[Traffic, dict[str, Num], Num]:
+    """Weight and input traffic of a dense (MAC) layer; returns (traffic, delivery, MACs)."""
+    n, pl = ctx.n, ctx.placement
+    ct, pt = channel_tiles(spec, cfg), position_tiles(spec, cfg)
+    per_out = spec.out_size if spec.kind == "linear" else spec.out_channels
+    macs = per_out * dense.events * n * passes
+    tr = Traffic()
+    w_reads = math.prod(spec.weight_shape) * pt * w_bits * n * passes
+    tr.read("weight_sram", "weights", w_reads)
+    step_major = cfg.digital.schedule == "step_major" and ctx.t > 1
+    weight_fetch(tr, spec, cfg, ctx, uses=passes if step_major else 1, active_rows=None)
+    in_reads = ct * dense.events * in_bits * n * passes
+    tensor = "input" if ctx.index == 0 else "spikes"
+    split_read(tr, "spike_sram", tensor, in_reads, share(pl.in_spilled, pl.in_total))
+    if ctx.index == 0:
+        tr.read("dram", "input", pl.in_total * n)
+        tr.write("spike_sram", "input", pl.in_resident * n)
+    return tr, {"row": in_reads, "column": w_reads}, macs
+
+
+def cost_analog_layer(spec: LayerSpec, dense: LayerActivity, cfg: Any, ctx: LayerContext):  # type: ignore[no-untyped-def]
+    """Cost of the analog-input first layer as dense MACs on the digital core (module doc)."""
+    d = cfg.digital
+    n, t = ctx.n, ctx.t
+    passes = 1 if d.first_layer_reuse else t
+    tr, delivery, macs = dense_traffic(spec, dense, cfg, ctx, in_bits=ctx.input_bits,
+                                       w_bits=spec.weight_bits, passes=passes)
+    if d.first_layer_reuse and d.schedule == "step_major":
+        cur = spec.out_size * d.membrane_bits * n
+        tr.write("membrane_sram", "membranes", cur)
+        tr.read("membrane_sram", "membranes", cur * t)
+    output_and_membranes(tr, spec, cfg, ctx, spec.out_size, delivery)
+    ct, pt = channel_tiles(spec, cfg), position_tiles(spec, cfg)
+    updates = spec.out_size * t * n
+    compute = (ct * tile_cycles(dense, d.mac_lanes) * n * passes
+               + ct * pt * d.neuron_update_cycles * t * n)
+    e_mac = tech.int_mac_energy_j(cfg.ops, ctx.input_bits, spec.weight_bits, d.membrane_bits)
+    energy = {"compute": macs * e_mac, "neuron_update": neuron_energy(cfg, updates)}
+    return assemble(name=spec.name, engine="digital", cfg=cfg, ctx=ctx, traffic=tr,
+                    delivery_bits=delivery, compute_cycles=compute,
+                    ops={"macs": macs, "neuron_updates": updates}, energy=energy,
+                    mapping=mapping_of(spec, cfg, ct, pt, macs, compute, d.mac_lanes),
+                    detail={"compute_cycles": compute / n})

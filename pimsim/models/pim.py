@@ -1,174 +1,191 @@
-"""SRAM processing-in-memory macro for the first layer (design.md §3).
+"""SRAM processing-in-memory macro for the analog first layer (design.md §3).
 
 Mapping. The unrolled kernel (K = C_in x kd x kh x kw rows) maps to array rows, output channels
 x weight slices to columns; a ``weight_bits`` weight spans S = ceil(weight_bits / bits_per_cell)
-columns (bit slicing; two's complement, the top slice weighted negatively in the shift-add).
-Arrays needed: A = ceil(K / rows) x ceil(C_out S / cols). Within a row-array of r rows at most
-``rows_per_read`` rows are active per read: G_i = ceil(r_i / rows_per_read) row groups.
+columns. Arrays needed A = ceil(K / rows) x ceil(C_out S / cols); row groups (at most
+``rows_per_read`` rows active per read) G = floor(K / rows) ceil(rows / rpr) + ceil((K mod
+rows) / rpr), the largest array needing G_max = ceil(min(rows, K) / rpr) reads. When
+A <= num_arrays the weights are written into D = floor(num_arrays / A) copies that compute D
+output positions at once and stay there (loaded once per ``memory.weight_load_inferences``
+inferences); beyond, the arrays are reprogrammed ceil(A / num_arrays) times per pass
+(``allow_multiplex``; else the layer is refused).
 
-Inputs are applied bit-serially (P = input_bits phases) or through a DAC of ``dac_bits``
-(P = ceil(input_bits / dac_bits)). For every output position and phase, every row group of
-every array is read, and every used column is converted:
+Loop nest (one sample)::
 
-    conversions = positions x N x passes x P x sum_i G_i x C_out S
-    E = e_wl x driven x A_col + e_cell x driven x C_out S + e_dac x driven x A_col  (DAC mode)
-        + conversions x (FOM_W x 2^adc_bits + e_shift_add)
+    for group of D output positions:          # the D copies
+      for pass in range(passes):              # T, or 1 with digital.first_layer_reuse
+        for phase in range(P):                # bit-serial: P = input_bits; DAC: ceil(b / g)
+          for row group: read (wordlines driven by the phase's codes), convert the columns
+      LIF updates of the D x C_out neurons on the core, all T steps (tile_major: in the PEs)
 
-with ``driven`` the wordlines whose input bit (or DAC code) is non-zero, counted from the
-trace's quantized input over every output position (:func:`pimsim.activity.pim_activity`).
-passes = 1 when ``digital.first_layer_reuse`` (the input is the same at every step), else T.
+Counts (totals over the trace; ``driven`` = rows with a non-zero phase code, ``pulses`` = the
+sum of the phase codes, both over every output position, from :mod:`pimsim.activity`):
 
-Delay per read t_read = max(t_bitline, t_conv x cols_per_adc) (one ADC shared by
-``cols_per_adc`` columns; t_conv from :mod:`pimsim.models.adc`: SAR b x t_per_bit, flash
-t_per_bit, or 1/fs), or the macro's published access time ``pim.t_read_s`` when given.
-E_adc comes from :mod:`pimsim.models.adc` (``pim.adc_model``: walden FOM_W x 2^b, or the
-survey-fit sar/flash models at the config's node and supply). With
-``pim.analog_weight_combine`` the S slice columns of a weight are summed in the analog domain
-(binary-weighted charge sharing, as in Sinangil et al. JSSC 2021) and converted once:
-conversions count C_out instead of C_out S (the cells still count C_out S columns).
-With ``pim.dac_kind: pulse_count`` (inputs as RWL pulse counts, Sinangil et al. 2021) the
-wordline and cell terms count pulses, sum over rows of the input code, instead of driven rows,
-and t_read = (2^dac_bits - 1) x pulse_period_s + t_conv (``bit_planes``: the bit-serial
-activity of the same input). With ``pim.allow_multiplex: false`` a layer needing more than ``num_arrays`` arrays is a
-SimulationError (a fixed macro cannot hold it). When the layer needs A <= num_arrays arrays, its weights are
-duplicated into D = floor(num_arrays / A) copies that process D output positions at once;
-beyond, arrays are time-multiplexed: t_layer = ceil(positions / D) x ceil(A / num_arrays)
-x max_i G_i x P x t_read per pass. The layer's LIF updates run on
-the digital core as for any layer.
+* conversions = positions x N x passes x P x G x C_conv (C_conv = C_out with
+  ``analog_weight_combine``, else C_out S);
+* wordline energy = fired x passes x A_col x e_wordline_j x cols / wordline_ref_cols, with
+  fired = pulses (``dac_kind: pulse_count``: a code k is k read-wordline pulses) or driven;
+* cell energy = fired x passes x C_out S x e_cell_j; DAC (``input_mode: dac``) = driven x
+  passes x A_col x e_dac_j;
+* ADC = conversions x E_adc(adc_bits) (:mod:`pimsim.models.adc`); shift-add = conversions x
+  e_shift_add_j; with ``analog_weight_combine`` the slices are combined as offset-binary
+  weights, corrected digitally: one more add per conversion and K input-code adds per position
+  and phase, E_add(8) each;
+* weight writes: D x K x C_out S x bits_per_cell bits at the write energy of an array-sized
+  SRAM, plus the DRAM read of the weights, per load;
+* inputs: the image is read from DRAM once per inference into the spike SRAM; every output
+  position reads its in-bounds taps (E_dense x input_bits bits per pass) and they are delivered
+  to its array (noc pattern ``pim``).
+
+Time per read: t_analog = (2^g - 1) x pulse_period_s (pulse_count) or t_bitline_s;
+t_conv = t_adc x ceil(cols_per_adc / S) (combined) or t_adc x cols_per_adc (one ADC is shared
+by its columns); t_read = max(t_analog, t_conv) with ``pipelined_readout`` (the analog result
+is held while the ADC converts), else their sum; ``pim.t_read_s`` replaces it when given.
+t_pim = ceil(positions / D) x passes x ceil(A / num_arrays) x G_max x P x t_read. The core's
+LIF updates run concurrently (pipelined over position groups): cycles = max(t_pim f,
+updates, memory levels).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
+
+import numpy as np
 
 from pimsim.activity import LayerActivity, PimActivity
-from pimsim.config import HardwareConfig
-from pimsim.errors import SimulationError
-from pimsim.models import adc
-from pimsim.models.base import LayerCost, ceil_div, empty_ops, static_power_w
-from pimsim.models.digital import neuron_memory, sram_energy
+from pimsim.models import adc, tech
+from pimsim.models.digital import neuron_energy, output_and_membranes
+from pimsim.models.layer import LayerContext, assemble, share, split_read
+from pimsim.models.memory import Traffic
+from pimsim.models.schedule import ceil_div, channel_tiles, position_tiles
 from pimsim.trace import LayerSpec
 
+Num = Any
 
-def pim_geometry(spec: LayerSpec, cfg: HardwareConfig) -> dict[str, int]:
-    """Rows, slices, arrays and row groups of a layer mapped onto the macro."""
+
+def pim_geometry(spec: LayerSpec, cfg: Any) -> dict[str, Num]:
+    """Rows, slices, arrays, copies and row groups of a layer mapped onto the macro."""
     p = cfg.pim
     k_rows = spec.fan_in
     slices = ceil_div(spec.weight_bits, p.bits_per_cell)
     cols_used = spec.out_channels * slices
     row_arrays = ceil_div(k_rows, p.rows)
     col_arrays = ceil_div(cols_used, p.cols)
-    groups = [ceil_div(min(p.rows, k_rows - i * p.rows), p.rows_per_read)
-              for i in range(row_arrays)]
+    arrays = row_arrays * col_arrays
+    groups = (k_rows // p.rows) * ceil_div(p.rows, p.rows_per_read) + ceil_div(
+        k_rows % p.rows, p.rows_per_read)
     return {"k_rows": k_rows, "slices": slices, "cols_used": cols_used,
-            "row_arrays": row_arrays, "col_arrays": col_arrays,
-            "arrays": row_arrays * col_arrays, "row_groups": sum(groups),
-            "max_groups": max(groups)}
+            "row_arrays": row_arrays, "col_arrays": col_arrays, "arrays": arrays,
+            "row_groups": groups,
+            "max_groups": ceil_div(np.minimum(p.rows, k_rows), p.rows_per_read),
+            "copies": np.maximum(1, p.num_arrays // arrays),
+            "swaps": ceil_div(arrays, p.num_arrays)}
 
 
-def input_phases(cfg: HardwareConfig, input_bits: int) -> tuple[int, int]:
+def input_phases(cfg: Any, input_bits: int) -> tuple[int, int]:
     """(phases per input, bits per phase): bit-serial -> (input_bits, 1), DAC -> (ceil(b/g), g)."""
     if cfg.pim.input_mode == "bit_serial":
         return input_bits, 1
-    g = cfg.pim.dac_bits
+    g = int(cfg.pim.dac_bits)
     return math.ceil(input_bits / g), g
 
 
-def check_fits(spec: LayerSpec, cfg: HardwareConfig, *, input_bits: int, trace_file: str
-               ) -> None:
-    """Reject a layer whose precision (or, for a fixed macro, size) the macro cannot hold."""
+def unmappable(spec: LayerSpec, cfg: Any, geo: dict[str, Num], input_bits: int
+               ) -> tuple[Num, str]:
+    """(points the macro cannot hold, reason): too many arrays for a fixed macro, or
+    precisions above its limits."""
     p = cfg.pim
+    bad = np.zeros(np.shape(geo["arrays"]), bool) | (spec.weight_bits > np.asarray(
+        p.max_weight_bits)) | (input_bits > np.asarray(p.max_input_bits))
+    reason = (f"layer {spec.name} ({spec.weight_bits}-bit weights, {input_bits}-bit input, "
+              f"{geo['k_rows']} rows x {spec.out_channels} channels) does not fit the PIM "
+              "macro (pim.max_weight_bits / pim.max_input_bits")
     if not p.allow_multiplex:
-        geo = pim_geometry(spec, cfg)
-        if geo["arrays"] > p.num_arrays:
-            raise SimulationError(
-                f"layer {spec.name} needs {geo['arrays']} arrays of {p.rows}x{p.cols} "
-                f"({geo['k_rows']} rows x {geo['cols_used']} columns) but the macro has "
-                f"pim.num_arrays={p.num_arrays} and pim.allow_multiplex is false",
-                file=trace_file, key="pim.num_arrays")
-    if spec.weight_bits > p.max_weight_bits:
-        raise SimulationError(
-            f"layer {spec.name} has {spec.weight_bits}-bit weights but the PIM macro supports "
-            f"at most pim.max_weight_bits={p.max_weight_bits}", file=trace_file,
-            key=f"meta.layers[0].weight_bits ({spec.name})")
-    if input_bits > p.max_input_bits:
-        raise SimulationError(
-            f"the trace's {input_bits}-bit input exceeds pim.max_input_bits={p.max_input_bits}",
-            file=trace_file, key="meta.input_bits")
+        bad = bad | (np.asarray(geo["arrays"]) > p.num_arrays)
+        reason += ", or more arrays than pim.num_arrays with pim.allow_multiplex false"
+    return bad, reason + ")"
 
 
-def cost_pim_layer(spec: LayerSpec, act: LayerActivity, pact: PimActivity,
-                   cfg: HardwareConfig, *, n: int, t: int, input_bits: int,
-                   bit_planes: PimActivity | None = None) -> LayerCost:
+def read_time_s(cfg: Any, slices: Num) -> Num:
+    """Time of one macro read, s (module doc)."""
+    p = cfg.pim
+    if p.t_read_s is not None:
+        return p.t_read_s + 0.0 * np.asarray(slices)
+    seq = ceil_div(p.cols_per_adc, slices) if p.analog_weight_combine else p.cols_per_adc
+    t_conv = adc.conversion_time_s(cfg) * seq
+    pulse = p.input_mode == "dac" and p.dac_kind == "pulse_count"
+    if pulse and p.pulse_period_s is not None:
+        t_analog = ((2 ** np.asarray(p.dac_bits)) - 1) * p.pulse_period_s
+    else:
+        t_analog = p.t_bitline_s
+    return np.maximum(t_analog, t_conv) if p.pipelined_readout else t_analog + t_conv
+
+
+def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg: Any,
+                   ctx: LayerContext):  # type: ignore[no-untyped-def]
     """Cost of the analog first layer on the PIM macro plus its LIF updates on the core."""
     p, d = cfg.pim, cfg.digital
+    n, t, pl = ctx.n, ctx.t, ctx.placement
     geo = pim_geometry(spec, cfg)
-    phases, _ = input_phases(cfg, input_bits)
+    phases, _ = input_phases(cfg, ctx.input_bits)
     passes = 1 if d.first_layer_reuse else t
     positions = spec.out_positions
-    driven = int(pact.driven_rows.sum())  # over samples and positions, one pass
+    pulse = p.input_mode == "dac" and p.dac_kind == "pulse_count"
+    driven = int(pact.driven_rows.sum())
+    fired = int(pact.code_sums.sum()) if pulse else driven
     conv_cols = spec.out_channels if p.analog_weight_combine else geo["cols_used"]
     conversions = positions * n * passes * phases * geo["row_groups"] * conv_cols
-    ops = empty_ops()
-    ops["adc_conversions"] = conversions
-    ops["macs"] = spec.out_channels * act.events * n * passes  # logical MACs done in memory
-
-    e_adc = adc.conversion_energy_j(cfg)
-    pulse = p.input_mode == "dac" and p.dac_kind == "pulse_count"
-    # pulse_count: a code k fires k RWL pulses; total pulses = sum_k 2^k x (rows whose input
-    # bit k is 1), from the bit-serial planes of the same input
-    fired = int(sum((1 << k) * int(v) for k, v in enumerate(bit_planes.driven_rows))
-                ) if pulse and bit_planes is not None else driven
-    e_wl = fired * passes * geo["col_arrays"] * p.e_wordline_j
-    e_cell = fired * passes * geo["cols_used"] * p.e_cell_j
-    e_dac = driven * passes * geo["col_arrays"] * p.e_dac_j if p.input_mode == "dac" else 0.0
-    e_conv = conversions * e_adc
     e_sa = conversions * p.e_shift_add_j
-
-    # conversions one ADC makes in sequence per read: its columns, or its weights when the
-    # slice columns of a weight are combined before the ADC
-    seq = ceil_div(p.cols_per_adc, geo["slices"]) if p.analog_weight_combine else p.cols_per_adc
-    t_conv = adc.conversion_time_s(cfg) * seq
-    if p.t_read_s is not None:
-        t_read = p.t_read_s
-    elif pulse and p.pulse_period_s is not None:
-        t_read = ((1 << p.dac_bits) - 1) * p.pulse_period_s + t_conv
-    else:
-        t_read = max(p.t_bitline_s, t_conv)
-    copies = max(1, p.num_arrays // geo["arrays"])
-    t_pos = ceil_div(geo["arrays"], p.num_arrays) * geo["max_groups"] * phases * t_read
-    t_pim = ceil_div(positions, copies) * passes * t_pos  # per inference
-
-    nops, e_neuron = neuron_memory(spec, cfg, n=n, t=t, last=False)
-    tiles = ceil_div(spec.out_channels, d.pe_cols)
-    pos_tiles = act.tiles_per_step
-    update_cycles = tiles * pos_tiles * d.neuron_update_cycles * t  # per inference
-    in_read = spec.in_size * input_bits * n * passes
-    reads = {"spike": in_read, "membrane": nops["sram_read_bits"]}
-    writes = {"membrane": nops["sram_write_bits"]}
-    ops["neuron_updates"] = nops["neuron_updates"]
-    # partial sums from row groups / slices are combined in the shift-add, not in SRAM
-    ops["sram_read_bits"] = sum(reads.values())
-    ops["sram_write_bits"] = sum(writes.values())
-    ops["dram_bits"] = nops["dram_bits"]
-    delay = t_pim + update_cycles / cfg.tech.clock_hz
-    cycles = delay * cfg.tech.clock_hz
-    mem = cfg.memory
-    p_leak = static_power_w(cfg, with_pim=True)
-    breakdown = {
-        "pim_wordline": e_wl / n,
-        "pim_cell": e_cell / n,
-        "pim_dac": e_dac / n,
-        "pim_adc": e_conv / n,
-        "pim_shift_add": e_sa / n,
-        "neuron_update": e_neuron / n,
-        "sram": sram_energy(cfg, reads, writes) / n,
-        "dram": (ops["dram_bits"] * mem.dram_j_per_bit / n) if cfg.accounting.memory else 0.0,
-        "leakage": p_leak * delay,
+    if p.analog_weight_combine:
+        e_sa = e_sa + conversions * p.e_shift_add_j + (
+            positions * n * passes * phases * geo["k_rows"] * tech.add_energy_j(cfg.ops, 8))
+    multiplexed = np.asarray(geo["arrays"]) > p.num_arrays
+    cells = geo["k_rows"] * geo["cols_used"] * p.bits_per_cell
+    loads = np.where(multiplexed, passes * n, n / cfg.memory.weight_load_inferences)
+    written = np.where(multiplexed, cells, cells * geo["copies"]) * loads
+    array_bytes = p.rows * p.cols * p.bits_per_cell / 8.0
+    energy = {
+        "pim_wordline": fired * passes * geo["col_arrays"] * p.e_wordline_j * p.cols
+        / p.wordline_ref_cols,
+        "pim_cell": fired * passes * geo["cols_used"] * p.e_cell_j,
+        "pim_dac": driven * passes * geo["col_arrays"] * p.e_dac_j if p.input_mode == "dac"
+        else 0.0,
+        "pim_adc": conversions * adc.conversion_energy_j(cfg),
+        "pim_shift_add": e_sa,
+        "pim_weight_write": written * tech.sram_energy_per_bit_j(cfg.memory, array_bytes,
+                                                                 write=True),
+        "neuron_update": neuron_energy(cfg, spec.out_size * t * n),
     }
-    return LayerCost(
-        name=spec.name, engine="pim", cycles=cycles, delay_s=delay, ops=ops,
-        energy_breakdown_j=breakdown,
-        detail={"arrays": geo["arrays"], "copies": copies, "row_groups": geo["row_groups"], "phases": phases,
-                "t_read_s": t_read, "pim_time_s": t_pim},
-    )
+    tr = Traffic()
+    tr.read("dram", "weights", cells * loads)
+    tr.read("dram", "input", pl.in_total * n)
+    tr.write("spike_sram", "input", pl.in_resident * n)
+    in_reads = dense.events * ctx.input_bits * n * passes
+    split_read(tr, "spike_sram", "input", in_reads, share(pl.in_spilled, pl.in_total))
+    delivery: dict[str, Num] = {"pim": in_reads}
+    if d.first_layer_reuse and d.schedule == "step_major":
+        cur = spec.out_size * d.membrane_bits * n
+        tr.write("membrane_sram", "membranes", cur)
+        tr.read("membrane_sram", "membranes", cur * t)
+    output_and_membranes(tr, spec, cfg, ctx, spec.out_size, delivery)
+    t_read = read_time_s(cfg, geo["slices"])
+    t_pim = (ceil_div(positions, geo["copies"]) * passes * geo["swaps"] * geo["max_groups"]
+             * phases * t_read)
+    ct, pt = channel_tiles(spec, cfg), position_tiles(spec, cfg)
+    updates_cycles = ct * pt * d.neuron_update_cycles * t * n
+    bad, reason = unmappable(spec, cfg, geo, ctx.input_bits)
+    mapping = {"schedule": d.schedule, "arrays": geo["arrays"], "copies": geo["copies"],
+               "swaps": geo["swaps"], "row_groups": geo["row_groups"], "phases": phases,
+               "t_read_s": t_read,
+               "array_utilisation": cells * geo["copies"]
+               / (geo["swaps"] * p.num_arrays * p.rows * p.cols * p.bits_per_cell)}
+    return assemble(name=spec.name, engine="pim", cfg=cfg, ctx=ctx, traffic=tr,
+                    delivery_bits=delivery, compute_cycles=updates_cycles,
+                    extra_cycles={"pim": t_pim * cfg.tech.clock_hz},
+                    ops={"adc_conversions": conversions,
+                         "macs": spec.out_channels * dense.events * n * passes,
+                         "neuron_updates": spec.out_size * t * n},
+                    energy=energy, mapping=mapping,
+                    detail={"pim_time_s": t_pim, "t_read_s": t_read},
+                    invalid=bad, reason=reason)

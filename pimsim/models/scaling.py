@@ -200,6 +200,7 @@ SCALED_KEYS: dict[tuple[str, str], str] = {
     ("memory", "sram_ref_read_j"): "energy",
     **{("pim", k): "energy" for k in ("e_wordline_j", "e_cell_j", "adc_fom_j_per_step",
                                       "e_dac_j", "e_shift_add_j")},
+    ("noc", "wire_j_per_bit_mm"): "energy",
     ("pim", "adc_t_per_bit_s"): "delay",
     ("pim", "t_bitline_s"): "delay",
     **{("leakage", k): "power" for k in ("sram_w_per_bit", "pe_w", "pim_w_per_array")},
