@@ -47,31 +47,69 @@ def _table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+#: Groups of energy components in the printed run table (fixed order, so runs can be diffed).
+COMPONENT_GROUPS = (
+    ("compute", ("compute", "neuron_update")),
+    ("SRAM", ("weight_sram", "membrane_sram", "spike_sram")),
+    ("NoC", ("noc",)),
+    ("DRAM", ("dram",)),
+    ("PIM", ("pim_wordline", "pim_cell", "pim_dac", "pim_adc", "pim_shift_add",
+             "pim_weight_write")),
+    ("leak", ("leakage",)),
+)
+
+
+def fmt_or_dash(value: float, fmt: Any) -> str:
+    """A formatted value, or a dash for zero."""
+    return "-" if value == 0 else fmt(value)
+
+
+def _util(layer: Any) -> str:
+    m = layer.mapping
+    u = m.get("array_utilisation", m.get("pe_utilisation"))
+    return "-" if u is None else f"{100 * float(u):.0f}%"
+
+
 def run_table(result: Result) -> str:
-    """Per-layer table (events, cycles, delay, energy by component) and per-inference totals."""
-    comps = sorted({k for layer in result.layers for k, v in layer.energy_breakdown_j.items()
-                    if v > 0}, key=lambda k: -result.by_component().get(k, 0.0))
-    headers = ["layer", "engine", "syn. ops", "MACs", "ADC conv", "cycles", "delay",
-               "energy", *comps]
+    """Per-layer table (ops per inference, cycles, bound, utilisation, delay, energy by
+    component group) and per-inference totals; one warning line per spilled tensor."""
+    groups = [(g, keys) for g, keys in COMPONENT_GROUPS
+              if any(layer.energy_breakdown_j.get(k, 0.0) for layer in result.layers
+                     for k in keys)]
+    headers = ["layer", "engine", "syn. ops", "MACs", "ADC conv", "cycles", "bound", "util",
+               "delay", "energy", *groups_names(groups)]
     rows = []
     n = result.num_samples
+
+    def group_e(bd: dict[str, float], keys: tuple[str, ...]) -> str:
+        return fmt_or_dash(sum(bd.get(k, 0.0) for k in keys), fmt_energy)
+
     for layer in result.layers:
         rows.append([
-            layer.name, layer.engine, fmt_count(layer.ops["synaptic_ops"] / n),
-            fmt_count(layer.ops["macs"] / n), fmt_count(layer.ops["adc_conversions"] / n),
-            fmt_count(layer.cycles), fmt_time(layer.delay_s), fmt_energy(layer.energy_j),
-            *(fmt_energy(layer.energy_breakdown_j.get(c, 0.0)) for c in comps),
+            layer.name, layer.engine,
+            fmt_or_dash(layer.ops["synaptic_ops"] / n, fmt_count),
+            fmt_or_dash(layer.ops["macs"] / n, fmt_count),
+            fmt_or_dash(layer.ops["adc_conversions"] / n, fmt_count),
+            fmt_count(layer.cycles), str(layer.bound), _util(layer), fmt_time(layer.delay_s),
+            fmt_energy(layer.energy_j),
+            *(group_e(layer.energy_breakdown_j, keys) for _, keys in groups),
         ])
     tot = result.by_component()
-    rows.append(["total", "", fmt_count(sum(x.ops["synaptic_ops"] for x in result.layers) / n),
-                 fmt_count(sum(x.ops["macs"] for x in result.layers) / n),
-                 fmt_count(sum(x.ops["adc_conversions"] for x in result.layers) / n),
-                 fmt_count(sum(x.cycles for x in result.layers)), fmt_time(result.delay_s),
-                 fmt_energy(result.energy_j), *(fmt_energy(tot.get(c, 0.0)) for c in comps)])
+    rows.append(["total", "",
+                 fmt_or_dash(sum(x.ops["synaptic_ops"] for x in result.layers) / n, fmt_count),
+                 fmt_or_dash(sum(x.ops["macs"] for x in result.layers) / n, fmt_count),
+                 fmt_or_dash(sum(x.ops["adc_conversions"] for x in result.layers) / n,
+                             fmt_count),
+                 fmt_count(sum(x.cycles for x in result.layers)), "", "",
+                 fmt_time(result.delay_s), fmt_energy(result.energy_j),
+                 *(group_e(tot, keys) for _, keys in groups)])
     note = " [SYNTHETIC trace: not from a trained network]" if result.synthetic else ""
     head = (f"hw: {result.hw}   trace: {result.trace}{note}\n"
-            f"per inference (mean of {n} samples, T = {result.timesteps}); ops columns are per "
-            f"inference\n")
+            f"per inference (mean of {n} samples, T = {result.timesteps}): ops, cycles, "
+            "delay and energy; bound = the resource that sets the cycles; util = PE (or PIM "
+            "array) utilisation\n")
+    warn = "".join(f"warning: {w}\n" for w in result.warnings)
+    head = warn + head
     pi = result.per_inference
     foot = (f"\nper inference: energy {fmt_energy(pi['energy_j'])}, delay "
             f"{fmt_time(pi['delay_s'])}, EDP {pi['edp_js']:.4g} J·s")
@@ -79,6 +117,11 @@ def run_table(result: Result) -> str:
         parts = ", ".join(f"{k} {v * 1e6:.3g} mm²" for k, v in result.area_by_engine().items())
         foot += f"\narea: {result.area_m2 * 1e6:.3g} mm² ({parts})"
     return head + _table(headers, rows) + foot
+
+
+def groups_names(groups: list[tuple[str, tuple[str, ...]]]) -> list[str]:
+    """Column headers of the energy groups."""
+    return [f"E {g}" for g, _ in groups]
 
 
 def compare_table(comp: Comparison) -> str:

@@ -32,8 +32,10 @@ Dense layer (output-stationary MACs; the analog first layer at ``passes`` = T, o
   cycles = CT x sum_pt ceil(max fan-in / mac_lanes) x N x passes + updates;
 * weights: each position tile reads the kernels of its channels once per pass and
   broadcasts each weight down a PE column: weights x PT x w x N x passes bits;
-* inputs: each PE row gets its own input per tap (row broadcast): CT x E_dense x b_in x N x
-  passes bits; the first layer's image is read from DRAM once per inference (in_size x b_in)
+* inputs: each (ct, pt, pass) reads its input window once, C_in x |window(pt)| x b_in bits
+  (as a spiking layer reads its window bitmap), and broadcasts it to the array, where every
+  PE row takes its taps: CT x passes x N x C_in x sum_pt |window(pt)| x b_in bits read and
+  broadcast; the first layer's image is read from DRAM once per inference (in_size x b_in)
   into the spike SRAM (its ``input`` tensor);
 * with reuse the constant current stays in the PEs (tile_major) or is written once and read
   at every step from the membrane SRAM (step_major).
@@ -63,6 +65,18 @@ def tile_cycles(act: LayerActivity, lanes: Num) -> Num:
     if lanes.ndim == 0:
         return int(np.sum(counts * -(-vals // int(lanes))))
     return np.sum(counts[:, None] * -(-vals[:, None] // lanes[None, :]), axis=0)
+
+
+def window_bits(spec: LayerSpec, group: Num) -> Num:
+    """C_in x sum over position groups of |window| for groups of ``group`` consecutive output
+    positions (:func:`pimsim.activity.tile_windows`); ``group`` may be a column."""
+    c_in = spec.in_size if spec.kind == "linear" else spec.in_channels
+    g = np.asarray(group)
+    if g.ndim == 0:
+        return c_in * int(tile_windows(spec, int(g)).window_positions.sum())
+    uniq, inv = np.unique(g, return_inverse=True)
+    sums = np.array([int(tile_windows(spec, int(u)).window_positions.sum()) for u in uniq])
+    return c_in * sums[inv]
 
 
 def weight_fetch(tr: Traffic, spec: LayerSpec, cfg: Any, ctx: LayerContext, *, uses: Num,
@@ -130,10 +144,8 @@ def cost_spiking_layer(spec: LayerSpec, act: LayerActivity, cfg: Any, ctx: Layer
     step_major = d.schedule == "step_major"
     weight_fetch(tr, spec, cfg, ctx, uses=t if step_major else 1,
                  active_rows=act.active_rows_per_step if step_major else act.active_rows)
-    win = tile_windows(spec, d.pe_rows)
-    c_in = spec.in_size if spec.kind == "linear" else spec.in_channels
-    window_bits = ct * t * n * c_in * int(win.window_positions.sum())
-    split_read(tr, "spike_sram", "spikes", window_bits, share(pl.in_spilled, pl.in_total))
+    win_bits = ct * t * n * window_bits(spec, d.pe_rows)
+    split_read(tr, "spike_sram", "spikes", win_bits, share(pl.in_spilled, pl.in_total))
     addr_bits = max(1, math.ceil(math.log2(max(spec.in_size, 2))))
     delivery: dict[str, Num] = {"broadcast": ct * act.window_events * addr_bits,
                                 "unicast": acs * spec.weight_bits}
@@ -161,13 +173,20 @@ def dense_traffic(spec: LayerSpec, dense: LayerActivity, cfg: Any, ctx: LayerCon
     tr.read("weight_sram", "weights", w_reads)
     step_major = cfg.digital.schedule == "step_major" and ctx.t > 1
     weight_fetch(tr, spec, cfg, ctx, uses=passes if step_major else 1, active_rows=None)
-    in_reads = ct * dense.events * in_bits * n * passes
+    in_reads = ct * passes * n * window_bits(spec, cfg.digital.pe_rows) * in_bits
     tensor = "input" if ctx.index == 0 else "spikes"
     split_read(tr, "spike_sram", tensor, in_reads, share(pl.in_spilled, pl.in_total))
     if ctx.index == 0:
-        tr.read("dram", "input", pl.in_total * n)
-        tr.write("spike_sram", "input", pl.in_resident * n)
-    return tr, {"row": in_reads, "column": w_reads}, macs
+        image_load(tr, ctx)
+    return tr, {"broadcast": in_reads, "column": w_reads}, macs
+
+
+def image_load(tr: Traffic, ctx: LayerContext) -> None:
+    """The first layer's image: read from DRAM once per inference, its resident part written
+    into the spike SRAM."""
+    pl = ctx.placement
+    tr.read("dram", "input", pl.in_total * ctx.n)
+    tr.write("spike_sram", "input", pl.in_resident * ctx.n)
 
 
 def cost_analog_layer(spec: LayerSpec, dense: LayerActivity, cfg: Any, ctx: LayerContext):  # type: ignore[no-untyped-def]

@@ -19,9 +19,10 @@ at most B x P x W bits per cycle; an access costs E_bit(S / B) per bit
 (:func:`pimsim.models.tech.sram_energy_per_bit_j`: the energy of one bank). DRAM moves
 bandwidth x 8 / f_clk bits per cycle at ``dram_j_per_bit``.
 
-Placement. Tensors occupy whole words. :func:`resident_split` fills a level in the order the
-tensors are given: a tensor whose words fit in what is left is resident; the first one that
-does not fit keeps the words left and spills only its excess, and later ones spill whole.
+Placement. Tensors occupy whole words. :func:`resident_split` fills a level smallest tensor
+first (ties in the order given), so that as many tensors as possible stay whole and the large
+ones stream: a tensor whose words fit in what is left is resident; the first one that does not
+fit keeps the words left and spills only its excess, and later ones spill whole.
 A spilled bit lives in DRAM and is read from there at every use (:mod:`pimsim.models.schedule`
 says how often each tensor is used).
 
@@ -92,17 +93,20 @@ def words(bits: Num, word_bits: Num) -> Num:
 
 
 def resident_split(sizes_bits: list[Num], capacity_bits: Num, word_bits: Num) -> list[Num]:
-    """Resident bits of each tensor when a level of ``capacity_bits`` is filled in order.
+    """Resident bits of each tensor when a level of ``capacity_bits`` is filled smallest
+    tensor first (sizes are per tensor and fixed; capacity may be a column).
 
-    resident_i = min(size_i, W x min(words_i, free words)); free words shrink by the words
-    taken. The excess size_i - resident_i spills to DRAM.
+    In that order: resident_i = min(size_i, W x min(words_i, free words)); free words shrink
+    by the words taken. The excess size_i - resident_i spills to DRAM.
     """
     free = np.asarray(capacity_bits) // word_bits
-    out = []
-    for size in sizes_bits:
+    out: list[Num] = [0] * len(sizes_bits)
+    order = sorted(range(len(sizes_bits)), key=lambda i: (int(sizes_bits[i]), i))
+    for i in order:
+        size = sizes_bits[i]
         take = np.minimum(words(size, word_bits), free)
         free = free - take
-        out.append(np.minimum(np.asarray(size), take * word_bits))
+        out[i] = np.minimum(np.asarray(size), take * word_bits)
     return out
 
 

@@ -33,9 +33,10 @@ sum of the phase codes, both over every output position, from :mod:`pimsim.activ
   and phase, E_add(8) each;
 * weight writes: D x K x C_out S x bits_per_cell bits at the write energy of an array-sized
   SRAM, plus the DRAM read of the weights, per load;
-* inputs: the image is read from DRAM once per inference into the spike SRAM; every output
-  position reads its in-bounds taps (E_dense x input_bits bits per pass) and they are delivered
-  to its array (noc pattern ``pim``).
+* inputs: the image is read from DRAM once per inference into the spike SRAM; every group
+  of D positions reads its input window once per pass (C_in x |window| x input_bits bits, the
+  windows of :func:`pimsim.activity.tile_windows` for groups of D consecutive positions: the
+  halo between groups is read twice) and multicasts it to the D copies (noc pattern ``pim``).
 
 Time per read: t_analog = (2^g - 1) x pulse_period_s (pulse_count) or t_bitline_s;
 t_conv = t_adc x ceil(cols_per_adc / S) (combined) or t_adc x cols_per_adc (one ADC is shared
@@ -55,7 +56,7 @@ import numpy as np
 
 from pimsim.activity import LayerActivity, PimActivity
 from pimsim.models import adc, tech
-from pimsim.models.digital import neuron_energy, output_and_membranes
+from pimsim.models.digital import image_load, neuron_energy, output_and_membranes, window_bits
 from pimsim.models.layer import LayerContext, assemble, share, split_read
 from pimsim.models.memory import Traffic
 from pimsim.models.schedule import ceil_div, channel_tiles, position_tiles
@@ -159,9 +160,8 @@ def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg
     }
     tr = Traffic()
     tr.read("dram", "weights", cells * loads)
-    tr.read("dram", "input", pl.in_total * n)
-    tr.write("spike_sram", "input", pl.in_resident * n)
-    in_reads = dense.events * ctx.input_bits * n * passes
+    image_load(tr, ctx)
+    in_reads = window_bits(spec, geo["copies"]) * ctx.input_bits * n * passes
     split_read(tr, "spike_sram", "input", in_reads, share(pl.in_spilled, pl.in_total))
     delivery: dict[str, Num] = {"pim": in_reads}
     if d.first_layer_reuse and d.schedule == "step_major":

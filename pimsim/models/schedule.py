@@ -36,7 +36,7 @@ windows and weights from the buffers; they differ in what must stay live (above)
 membrane traffic (none in tile_major; a read and a write per neuron and step in step_major)
 and in how often streamed weights are fetched (once per inference vs once per step).
 
-:func:`place_network` fills each level in layer order (:func:`pimsim.models.memory.
+:func:`place_network` fills each level smallest tensor first (:func:`pimsim.models.memory.
 resident_split`): the weights of the digital layers in the weight SRAM (resident weights are
 loaded once per ``memory.weight_load_inferences`` inferences; the excess is streamed at every
 use), the membranes in the membrane SRAM (step_major), and the spike maps in the spike SRAM as
