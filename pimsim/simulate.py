@@ -63,7 +63,7 @@ def check_valid(costs: list[LayerCost], file: str) -> None:
     """Raise SimulationError for the first layer an engine could not map (scalar runs)."""
     for c in costs:
         if np.any(c.invalid):
-            raise SimulationError(c.reason, file=file, key="pim")
+            raise SimulationError(c.reason, file=file, key=c.reason_key or c.engine)
 
 
 def activity_cache(trace: Any) -> Any:

@@ -5,6 +5,8 @@ the cost arithmetic. The statistics a sweep needs are computed once per (trace, 
 — geometry is ``digital.pe_rows`` for a layer and the DAC chunk width (bits per input phase)
 for the PIM first layer — and shipped to workers as a :class:`StatsBundle`: a :class:`TraceView`
 (layer specs, sample/step counts, input bits) plus the statistics, a few KB, never the spikes.
+The keys (:data:`~pimsim.models.engine.StatKey`, :func:`~pimsim.models.engine.layer_key`,
+``dense_key``, ``pim_key``) are the engines' own (:func:`pimsim.simulate.needed_stats`).
 
 On disk the statistics live under
 ``<cache dir>/v<STATS_VERSION>-<pimsim version>/<trace content hash>/<kind>_<layer>_<geom>.npz``
@@ -27,10 +29,11 @@ import numpy as np
 
 from pimsim import __version__
 from pimsim.activity import STATS_VERSION, ActivityCache, LayerActivity, PimActivity
+from pimsim.models.engine import StatKey, dense_key, layer_key, pim_key
 from pimsim.trace import LayerSpec, Trace
 
-#: A statistics key: ("layer", layer name, pe_rows or 0 for linear) or ("pim", name, chunk bits).
-StatKey = tuple[str, str, int]
+__all__ = ["DiskStatsCache", "PrecomputedCache", "StatKey", "StatsBundle", "TraceView",
+           "compute_stat", "default_cache_dir", "dense_key", "layer_key", "pim_key"]
 
 
 @dataclass(frozen=True)
@@ -59,16 +62,6 @@ class TraceView:
             if spec.name == name:
                 return spec
         raise KeyError(name)
-
-
-def layer_key(spec: LayerSpec, pe_rows: int) -> StatKey:
-    """Statistics key of a layer at a PE-row count (linear layers do not depend on it)."""
-    return ("layer", spec.name, pe_rows if spec.kind != "linear" else 0)
-
-
-def pim_key(spec: LayerSpec, chunk_bits: int) -> StatKey:
-    """Statistics key of the PIM first layer at a DAC chunk width (1 = bit-serial)."""
-    return ("pim", spec.name, chunk_bits)
 
 
 @dataclass
@@ -106,7 +99,7 @@ class PrecomputedCache(ActivityCache):
         return self._get(pim_key(spec, chunk_bits))  # type: ignore[no-any-return]
 
     def dense(self, spec: LayerSpec, pe_rows: int) -> LayerActivity:
-        return self._get(("dense", spec.name, pe_rows))  # type: ignore[no-any-return]
+        return self._get(dense_key(spec, pe_rows))  # type: ignore[no-any-return]
 
 
 def compute_stat(trace: Trace, key: StatKey) -> Any:

@@ -28,6 +28,11 @@ from pimsim.models import adc, scaling
 from pimsim.models.base import ceil_div
 
 
+def scale(cfg: HardwareConfig) -> float:
+    """Area factor from area.reference_node_nm to tech.node_nm (Stillmaker & Baas)."""
+    return _s(cfg)
+
+
 def _s(cfg: HardwareConfig) -> float:
     return scaling.area_factor(cfg.area.reference_node_nm, cfg.tech.node_nm)
 

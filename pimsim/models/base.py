@@ -48,6 +48,7 @@ class LayerCost:
     detail: dict[str, Num] = field(default_factory=dict)
     invalid: Num = False
     reason: str = ""
+    reason_key: str = ""
 
     @property
     def energy_j(self) -> Num:

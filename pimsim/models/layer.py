@@ -67,21 +67,23 @@ def split_write(tr: Traffic, level: str, tensor: str, bits: Num, spilled_share: 
 
 
 def spill_warnings(name: str, pl: Placement) -> list[str]:
-    """One line per tensor of a layer that spills to DRAM (scalar runs)."""
-    out = []
+    """One line for a layer whose tensors spill to DRAM (scalar runs), naming each tensor."""
+    parts = []
     for tensor, bits in pl.spills().items():
         b = np.asarray(bits)
         if b.ndim == 0 and b > 0:
-            out.append(f"{name}: {int(b):,} bits of {tensor} do not fit on chip and move "
-                       "to/from DRAM")
-    return out
+            parts.append(f"{tensor} {int(b):,} bits")
+    if not parts:
+        return []
+    return [f"{name}: spills to DRAM (does not fit on chip): " + ", ".join(parts)]
 
 
 def assemble(*, name: str, engine: str, cfg: Any, ctx: LayerContext, traffic: Traffic,
              delivery_bits: dict[str, Num], compute_cycles: Num, ops: dict[str, Num],
              energy: dict[str, Num], extra_cycles: dict[str, Num] | None = None,
              mapping: dict[str, Any] | None = None, detail: dict[str, Num] | None = None,
-             invalid: Num = False, reason: str = "") -> LayerCost:
+             invalid: Num = False, reason: str = "", reason_key: str = "",
+             warnings: list[str] | None = None) -> LayerCost:
     """The LayerCost of one layer (module doc). ``compute_cycles`` and ``energy`` entries are
     totals over the trace (``energy`` by component name); ``extra_cycles`` per inference."""
     n = ctx.n
@@ -110,5 +112,6 @@ def assemble(*, name: str, engine: str, cfg: Any, ctx: LayerContext, traffic: Tr
     return LayerCost(name=name, engine=engine, cycles=cycles, delay_s=delay, ops=all_ops,
                      energy_breakdown_j=breakdown, dram_bits_by_tensor=by_tensor,
                      cycles_by_level=cycles_by_level, bound=bound, mapping=mapping or {},
-                     warnings=spill_warnings(name, ctx.placement), detail=detail or {},
-                     invalid=invalid, reason=reason)
+                     warnings=spill_warnings(name, ctx.placement) + (warnings or []),
+                     detail=detail or {},
+                     invalid=invalid, reason=reason, reason_key=reason_key)

@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from pimsim.activity import LayerActivity, PimActivity
-from pimsim.models import adc, tech
+from pimsim.models import adc, area, tech
 from pimsim.models.digital import image_load, neuron_energy, output_and_membranes, window_bits
 from pimsim.models.layer import LayerContext, assemble, share, split_read
 from pimsim.models.memory import Traffic
@@ -93,19 +93,31 @@ def input_phases(cfg: Any, input_bits: int) -> tuple[int, int]:
 
 
 def unmappable(spec: LayerSpec, cfg: Any, geo: dict[str, Num], input_bits: int
-               ) -> tuple[Num, str]:
-    """(points the macro cannot hold, reason): too many arrays for a fixed macro, or
-    precisions above its limits."""
+               ) -> tuple[Num, str, str]:
+    """(points the macro cannot hold, reason, key): precisions above its limits, or more
+    arrays than a fixed macro (``allow_multiplex: false``) has."""
     p = cfg.pim
-    bad = np.zeros(np.shape(geo["arrays"]), bool) | (spec.weight_bits > np.asarray(
-        p.max_weight_bits)) | (input_bits > np.asarray(p.max_input_bits))
-    reason = (f"layer {spec.name} ({spec.weight_bits}-bit weights, {input_bits}-bit input, "
-              f"{geo['k_rows']} rows x {spec.out_channels} channels) does not fit the PIM "
-              "macro (pim.max_weight_bits / pim.max_input_bits")
+    checks = [
+        (spec.weight_bits > np.asarray(p.max_weight_bits),
+         f"layer {spec.name} has {spec.weight_bits}-bit weights but the PIM macro supports at "
+         f"most pim.max_weight_bits={p.max_weight_bits}",
+         f"meta.layers[0].weight_bits ({spec.name})"),
+        (input_bits > np.asarray(p.max_input_bits),
+         f"the trace's {input_bits}-bit input exceeds pim.max_input_bits={p.max_input_bits}",
+         "meta.input_bits"),
+    ]
     if not p.allow_multiplex:
-        bad = bad | (np.asarray(geo["arrays"]) > p.num_arrays)
-        reason += ", or more arrays than pim.num_arrays with pim.allow_multiplex false"
-    return bad, reason + ")"
+        checks.append((np.asarray(geo["arrays"]) > p.num_arrays,
+                       f"layer {spec.name} needs {geo['arrays']} arrays of {p.rows}x{p.cols} "
+                       f"({geo['k_rows']} rows x {geo['cols_used']} columns) but the macro has "
+                       f"pim.num_arrays={p.num_arrays} and pim.allow_multiplex is false",
+                       "pim.num_arrays"))
+    bad = np.zeros(np.shape(geo["arrays"]), bool)
+    for mask, _, _ in checks:
+        bad = bad | mask
+    hit = [(msg, key) for mask, msg, key in checks if np.any(mask)]
+    reason, key = hit[0] if hit else ("", "pim")
+    return bad, reason, key
 
 
 def read_time_s(cfg: Any, slices: Num) -> Num:
@@ -121,6 +133,16 @@ def read_time_s(cfg: Any, slices: Num) -> Num:
     else:
         t_analog = p.t_bitline_s
     return np.maximum(t_analog, t_conv) if p.pipelined_readout else t_analog + t_conv
+
+
+def adc_fit(cfg: Any) -> tuple[Num, Num]:
+    """(height of the ADC strip under one array, the array's own height), m: the
+    ceil(cols / cols_per_adc) ADCs of one array share its width cols x sqrt(a_cell)."""
+    p = cfg.pim
+    s = area.scale(cfg)
+    pitch = np.sqrt(cfg.area.pim_cell_m2 * s)
+    n_adc = ceil_div(p.cols, p.cols_per_adc)
+    return n_adc * adc.adc_area_m2(cfg) / (p.cols * pitch), p.rows * pitch
 
 
 def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg: Any,
@@ -174,12 +196,19 @@ def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg
              * phases * t_read)
     ct, pt = channel_tiles(spec, cfg), position_tiles(spec, cfg)
     updates_cycles = ct * pt * d.neuron_update_cycles * t * n
-    bad, reason = unmappable(spec, cfg, geo, ctx.input_bits)
+    bad, reason, reason_key = unmappable(spec, cfg, geo, ctx.input_bits)
     mapping = {"schedule": d.schedule, "arrays": geo["arrays"], "copies": geo["copies"],
                "swaps": geo["swaps"], "row_groups": geo["row_groups"], "phases": phases,
                "t_read_s": t_read,
                "array_utilisation": cells * geo["copies"]
                / (geo["swaps"] * p.num_arrays * p.rows * p.cols * p.bits_per_cell)}
+    strip, height = adc_fit(cfg)
+    mapping["adc_strip_over_array_height"] = strip / height
+    notes = []
+    if np.ndim(strip) == 0 and strip > height:
+        notes.append(f"{spec.name}: the {ceil_div(p.cols, p.cols_per_adc)} ADCs of an array "
+                     f"need a {strip * 1e6:.0f} um strip under its {height * 1e6:.0f} um: "
+                     "the ADC area model does not fit the column pitch")
     return assemble(name=spec.name, engine="pim", cfg=cfg, ctx=ctx, traffic=tr,
                     delivery_bits=delivery, compute_cycles=updates_cycles,
                     extra_cycles={"pim": t_pim * cfg.tech.clock_hz},
@@ -188,4 +217,4 @@ def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg
                          "neuron_updates": spec.out_size * t * n},
                     energy=energy, mapping=mapping,
                     detail={"pim_time_s": t_pim, "t_read_s": t_read},
-                    invalid=bad, reason=reason)
+                    invalid=bad, reason=reason, reason_key=reason_key, warnings=notes)
