@@ -91,7 +91,21 @@ def simulate(cfg: Any, trace: Any, *, cache: Any | None = None) -> Any:
     return Result(hw=cfg.name, trace=trace.path or "<trace>", layers=costs,
                   num_samples=trace.num_samples, timesteps=trace.timesteps,
                   synthetic=trace.is_synthetic, area_breakdown_m2=area_breakdown_m2(cfg),
-                  config=cfg)
+                  config=cfg, trace_sha256=file_sha256(trace.path))
+
+
+def file_sha256(path: str | None) -> str | None:
+    """SHA-256 of a trace file's bytes (None without a readable file)."""
+    import hashlib
+    import os
+
+    if not path or not os.path.isfile(path):
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def simulate_cnn(cfg: Any, trace: Any, precision: str, *, cache: Any | None = None) -> Any:

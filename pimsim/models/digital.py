@@ -11,7 +11,9 @@ Spiking layer, totals over the trace (N samples, T steps; CT, PT tiles; pl its p
   ``memory.weight_load_inferences`` inferences: W_res x N / B; streamed weights are fetched at
   every use, once per inference (tile_major) or per step (step_major): W_str x N (x T), or,
   with ``memory.fetch_active_weights_only``, only the rows of inputs that spiked:
-  W_str / rows x active rows (per inference, resp. per step, from the trace);
+  W_str / rows x active rows (per inference, resp. per step, from the trace); resident rows
+  then cost min(W_res x N / B, W_res / rows x active rows), so that more capacity never costs
+  more DRAM traffic;
 * input spikes: every (ct, pt, t) reads its input window of C_in x |window(pt)| bits:
   CT x T x N x C_in x sum_pt |window(pt)| bits, from the spike SRAM (the spilled share of
   the input from DRAM); its spikes are broadcast to the array as events of
@@ -87,6 +89,9 @@ def weight_fetch(tr: Traffic, spec: LayerSpec, cfg: Any, ctx: LayerContext, *, u
     load = pl.weights_resident * n / m.weight_load_inferences
     if m.fetch_active_weights_only and active_rows is not None:
         fetch = pl.weights_streamed / weight_rows(spec) * active_rows
+        # a resident row is never dearer than a streamed one: below a batch of rows/active
+        # inferences, fetching the active rows beats loading them all
+        load = np.minimum(load, pl.weights_resident / weight_rows(spec) * active_rows)
     else:
         fetch = pl.weights_streamed * uses * n
     tr.read("dram", "weights", load + fetch)

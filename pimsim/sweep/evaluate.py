@@ -1,60 +1,85 @@
-"""Point evaluation: the memoised scalar evaluator, the worker task, and the start-up guard.
+"""Point evaluation: batches of points through the one cost path, grouped by discrete values.
 
-Each layer's cost is memoised on the swept keys it actually reads: a recording proxy
-(:mod:`pimsim.sweep.recorder`) notes which config leaves :func:`pimsim.api.layer_cost` touched,
-so a later point that agrees on those keys reuses the layer cost exactly. The metric vector of
-a point is, per inference,
+Every cost of a sweep comes from :func:`pimsim.simulate.layer_costs`, the function behind
+``pimsim run``. Its model functions broadcast over numpy arrays (:mod:`pimsim.models.params`),
+so a batch of points is costed in a few calls:
 
-    [E, D, E x D, E_digital, D_digital, E_pim, D_pim, E_<component>..., E_other, area]
+1. points are grouped by their **discrete** swept values (:func:`discrete_keys`): keys whose
+   values are not plain numbers (booleans, strings, None, lists), keys that select statistics
+   or a geometry the statistics need (:data:`STATISTICS_KEYS`) and keys the models read as
+   Python scalars (:data:`SCALAR_KEYS`: the technology node, supply and device, which enter the
+   Stillmaker & Baas factors, and the area reference node). A point whose constants are
+   rescaled on load (its reference node or supply differs from its own) is a group of its own,
+   built through the full loader (:meth:`pimsim.sweep.points.PointBuilder.build`), exactly as
+   ``pimsim run --set`` builds it;
+2. each group gets one validated config (the builder validates per distinct value) with its
+   remaining numeric swept keys as columns (:class:`~pimsim.models.params.ConfigColumns`) and
+   one call of ``layer_costs`` (and of :func:`pimsim.models.area.area_breakdown_m2`);
+3. the metric matrix of the group, per point and per inference::
 
-with E = sum_layers E_l (each E_l = sum of its energy breakdown, in the model's order) and
-D = sum_layers D_l, accumulated layer by layer in trace order, so that every figure equals
-:func:`pimsim.api.simulate` bit for bit.
+       [E, D, E x D, E_digital, D_digital, E_pim, D_pim, E_<component>..., E_other, area]
 
-Cost-only batches go through the vectorized path (:mod:`pimsim.sweep.vectorized`), which
-computes the same vectors for many points at once; points it does not cover fall back here.
-:func:`guard` checks both paths against :func:`pimsim.api.simulate` before a sweep starts.
+   with E = sum over layers of ``LayerCost.energy_j``, D = sum of ``delay_s`` (layer order),
+   components in :data:`pimsim.models.base.COMPONENTS` order (anything else in E_other) and
+   area = sum over engines and components of the area breakdown: the sums of
+   :class:`pimsim.result.Result`, term for term.
+
+Points an engine cannot map (``LayerCost.invalid``) are skipped with the reason scalar
+:func:`pimsim.simulate.simulate` would raise; a group whose costing raises a
+:class:`~pimsim.errors.PimsimError` is costed point by point to find the points at fault.
+With ``--accuracy`` the costs come from the same path and the accuracy column is added per
+point (memoised on :func:`pimsim.nonideal.accuracy_key`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from pimsim.api import layer_cost as api_layer_cost
 from pimsim.config import HardwareConfig
-from pimsim.errors import PimsimError
+from pimsim.errors import PimsimError, SimulationError
 from pimsim.models.area import area_breakdown_m2
-from pimsim.models.base import LayerCost
-from pimsim.models.pim import input_phases
-from pimsim.stats_cache import PrecomputedCache, StatKey, StatsBundle, TraceView, layer_key, pim_key
+from pimsim.models.base import COMPONENTS, LayerCost
+from pimsim.models.params import ConfigColumns
+from pimsim.simulate import layer_costs
+from pimsim.stats_cache import PrecomputedCache, StatsBundle
 from pimsim.sweep.points import PointBuilder
-from pimsim.sweep.recorder import dependencies, getter_of, recorded
+from pimsim.sweep.recorder import getter_of
 
+#: Engines with their own energy and delay columns (others are counted as digital).
 ENGINES = ("digital", "pim")
+#: Swept keys that select statistics, or a geometry the statistics need: never columns.
+STATISTICS_KEYS = frozenset({"digital.pe_rows", "pim.dac_bits", "pim.input_mode",
+                             "pim.enabled", "pim.dac_kind"})
+#: Numeric keys the models read as Python scalars: the technology point (Stillmaker & Baas
+#: factors, rescaling on load) and the node of the area constants.
+SCALAR_KEYS = frozenset({"tech.node_nm", "tech.vdd_v", "tech.reference_node_nm",
+                         "tech.reference_vdd_v", "tech.device", "area.reference_node_nm"})
 
 
-def needed_stats(cfg: HardwareConfig, view: TraceView) -> list[StatKey]:
-    """Statistics keys that simulating ``view`` on ``cfg`` reads."""
-    keys: list[StatKey] = []
-    for spec in view.layers:
-        keys.append(layer_key(spec, cfg.digital.pe_rows))
-        if spec.input == "analog" and cfg.pim.enabled:
-            keys.append(pim_key(spec, input_phases(cfg, view.input_bits)[1]))
-            if cfg.pim.input_mode == "dac" and getattr(cfg.pim, "dac_kind", "") == "pulse_count":
-                keys.append(pim_key(spec, 1))
-    return keys
+def _plain_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def discrete_keys(keys: Sequence[str], combos: Sequence[tuple[Any, ...]]) -> tuple[int, ...]:
+    """Indices of the swept keys points are grouped by (module doc); the others are columns."""
+    out = []
+    for k, key in enumerate(keys):
+        if key in STATISTICS_KEYS or key in SCALAR_KEYS or not all(
+                _plain_number(v) for v in {(type(c[k]), c[k]): c[k] for c in combos}.values()):
+            out.append(k)
+    return tuple(out)
 
 
 @dataclass
 class Columns:
     """Result columns after the swept keys: totals, per engine, per energy component."""
 
-    components: list[str]
+    components: list[str] = field(default_factory=lambda: list(COMPONENTS))
     accuracy: bool = False
 
     @property
@@ -70,7 +95,11 @@ class Columns:
 
 @dataclass
 class EvalContext:
-    """Everything a worker needs to evaluate points of one trace (picklable, no spikes)."""
+    """Everything a worker needs to evaluate points of one trace (picklable, no spikes).
+
+    ``group_by``: indices of the discrete keys (:func:`discrete_keys`); every other swept key
+    is a column.
+    """
 
     key: str
     base: HardwareConfig
@@ -78,88 +107,189 @@ class EvalContext:
     file: str
     bundle: StatsBundle
     columns: Columns
+    group_by: tuple[int, ...]
     trace_path: str | None = None
     accuracy: dict[str, Any] | None = None
     raw: dict[str, Any] | None = None
-    #: evaluate cost-only batches with the vectorized path (switched off by the guard)
-    vectorized: bool = True
 
 
-class Evaluator:
-    """Evaluates value tuples to metric vectors with per-layer memoisation (see module doc)."""
+@dataclass
+class BatchResult:
+    """What a worker returns for a batch: metric rows of the valid points, reasons of the rest.
 
-    def __init__(self, ctx: EvalContext, builder: PointBuilder | None = None):
+    ``pids[j]`` is the point of ``metrics[j]``; ``skipped`` holds (point id, reason) of the
+    points found invalid while evaluating.
+    """
+
+    pids: np.ndarray
+    metrics: np.ndarray
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _per_point(x: Any, n: int) -> np.ndarray:
+    """A scalar or a column as n floats."""
+    return np.broadcast_to(np.asarray(x, dtype=float), (n,))
+
+
+def metric_matrix(costs: list[LayerCost], area: dict[str, dict[str, Any]], n: int,
+                  columns: Columns) -> np.ndarray:
+    """The metric rows (module doc) of n points from their layer costs and area breakdown."""
+    comps = columns.components
+    comp_index = {c: 7 + i for i, c in enumerate(comps)}
+    width = 7 + len(comps) + 2
+    m = np.zeros((n, width))
+    energy: Any = 0.0
+    delay: Any = 0.0
+    for c in costs:
+        e, d = c.energy_j, c.delay_s
+        energy = energy + e
+        delay = delay + d
+        j = 3 + 2 * (ENGINES.index(c.engine) if c.engine in ENGINES else 0)
+        m[:, j] += _per_point(e, n)
+        m[:, j + 1] += _per_point(d, n)
+        for k, v in c.energy_breakdown_j.items():
+            m[:, comp_index.get(k, width - 2)] += _per_point(v, n)
+    m[:, 0] = _per_point(energy, n)
+    m[:, 1] = _per_point(delay, n)
+    m[:, 2] = m[:, 0] * m[:, 1]
+    m[:, -1] = _per_point(sum(sum(v.values()) for v in area.values()), n)
+    return m
+
+
+def invalid_points(costs: list[LayerCost], n: int, file: str) -> tuple[np.ndarray, list[str]]:
+    """(mask of the points some engine cannot map, reason of each point) — the reason of the
+    first such layer, as :func:`pimsim.simulate.check_valid` raises it."""
+    bad = np.zeros(n, bool)
+    reasons = [""] * n
+    for c in costs:
+        inv = np.broadcast_to(np.asarray(c.invalid, dtype=bool), (n,))
+        new = inv & ~bad
+        if new.any():
+            why = SimulationError(c.reason, file=file, key="pim").one_line()
+            for j in np.flatnonzero(new):
+                reasons[j] = why
+            bad |= inv
+    return bad, reasons
+
+
+class BatchEvaluator:
+    """Metric rows of batches of points of one trace (module doc)."""
+
+    def __init__(self, ctx: EvalContext):
         self.ctx = ctx
-        self.builder = builder or PointBuilder(ctx.base, ctx.keys, file=ctx.file, raw=ctx.raw)
+        self.builder = PointBuilder(ctx.base, ctx.keys, file=ctx.file, raw=ctx.raw)
         self.cache = PrecomputedCache(ctx.bundle, loader=self._load_trace)
         self.view = ctx.bundle.view
-        comps = ctx.columns.components
-        self.comp_index = {c: 5 + 2 + i for i, c in enumerate(comps)}  # after 7 fixed
-        self.width = 7 + len(comps) + 2  # ... energy_other_j, area_m2
-        self.key_index = {k: i for i, k in enumerate(ctx.keys)}
-        nl = len(self.view.layers)
-        #: per layer: (keys read, getter of the swept values among them, memo table)
-        self.memo: list[list[tuple[tuple[str, ...], Callable[[Any], Any], dict[Any, Any]]]] = [
-            [] for _ in range(nl + 1)]  # the last slot is the area
-        self.acc_memo: dict[Any, float] = {}
+        self.file = self.view.path or "<trace>"
+        self.group_of = getter_of(ctx.group_by)
+        self.column_keys = [k for k in range(len(ctx.keys)) if k not in ctx.group_by]
+        self.width = len(ctx.columns.metrics)
+        self.tech_of = getter_of(tuple(i for i, k in enumerate(ctx.keys)
+                                       if k.startswith("tech.")))
+        self._scaled: dict[tuple[Any, ...], bool] = {}
+        self._configs: dict[tuple[Any, ...], HardwareConfig | PimsimError] = {}
+        self._valid: list[dict[Any, Any]] = [{} for _ in ctx.keys]
+        self._acc: dict[Any, float] = {}
         self._trace: Any = None
 
-    def _vector(self, cost: LayerCost) -> np.ndarray:
-        v = np.zeros(self.width)
-        v[0] = cost.energy_j
-        v[1] = cost.delay_s
-        e = ENGINES.index(cost.engine) if cost.engine in ENGINES else 0
-        v[3 + 2 * e] = cost.energy_j
-        v[4 + 2 * e] = cost.delay_s
-        for k, val in cost.energy_breakdown_j.items():
-            v[self.comp_index.get(k, self.width - 2)] += val
-        return v
+    # -------------------------------------------------------------------------- groups
 
-    def _area_vector(self, cfg: Any) -> np.ndarray:
-        v = np.zeros(self.width)
-        v[-1] = total_area(cfg)
-        return v
+    def is_scaled(self, values: tuple[Any, ...]) -> bool:
+        """Whether loading this point rescales its constants (memoised on its tech values)."""
+        if self.ctx.raw is None:
+            return False
+        t = self.tech_of(values)
+        hit = self._scaled.get(t)
+        if hit is None:
+            hit = self._scaled[t] = self.builder._scaled(values)
+        return hit
 
-    def evaluate(self, values: tuple[Any, ...]) -> np.ndarray:
-        """Metric vector (energy, delay, edp, per engine, components, other) of one point.
+    def groups(self, rows: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], list[int]]:
+        """Positions of ``rows`` by group: discrete values, or the whole point if rescaled."""
+        out: dict[tuple[Any, ...], list[int]] = {}
+        for j, values in enumerate(rows):
+            g = ("scaled", values) if self.is_scaled(values) else self.group_of(values)
+            out.setdefault(g, []).append(j)
+        return out
 
-        Raises PimsimError when the point is invalid (schema, cross-key check, mapping).
-        """
-        cfg = None  # built only on a memo miss (the planner validated every point)
-        total = np.zeros(self.width)
-        for i, entries in enumerate(self.memo):
-            vec = None
-            for _, getter, table in entries:
-                vec = table.get(getter(values))
-                if vec is not None:
-                    break
-            if vec is None:
-                log: set[str] = set()
-                if cfg is None:
-                    cfg = self.builder.build(values)
-                try:
-                    if i == len(self.view.layers):
-                        vec = self._area_vector(recorded(cfg, log))
-                    else:
-                        vec = self._vector(api_layer_cost(recorded(cfg, log), self.view, i,
-                                                          self.cache))
-                except PimsimError as exc:
-                    vec = exc
-                read = tuple(sorted(log))
-                for keys_read, getter, table in entries:
-                    if keys_read == read:
-                        break
-                else:
-                    getter, table = getter_of(dependencies(log, self.key_index)), {}
-                    entries.append((read, getter, table))
-                table[getter(values)] = vec
-            if isinstance(vec, Exception):
-                raise vec
-            total += vec
-        total[2] = total[0] * total[1]
+    def _config(self, g: tuple[Any, ...], values: tuple[Any, ...]) -> HardwareConfig:
+        """The validated config of a group (its first point; raises its PimsimError)."""
+        if g and g[0] == "scaled":
+            return self.builder.build(values)
+        hit = self._configs.get(g)
+        if hit is None:
+            try:
+                hit = self.builder.build(values)
+            except PimsimError as exc:
+                hit = exc
+            self._configs[g] = hit
+        if isinstance(hit, PimsimError):
+            raise hit
+        return hit
+
+    def _column(self, k: int, values: list[Any]) -> np.ndarray:
+        """Validated values of swept key ``k`` (validated once per distinct value)."""
+        memo = self._valid[k]
+        key = self.ctx.keys[k]
+        out = []
+        for v in values:
+            hit = memo.get(v, memo)
+            if hit is memo:
+                hit = memo[v] = self.builder.validated(key, v)
+            out.append(hit)
+        return np.array(out)
+
+    # ------------------------------------------------------------------------ evaluation
+
+    def cost(self, cfg: Any, n: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """(metric rows, invalid mask, reasons) of the n points of ``cfg`` (a config or
+        ConfigColumns): one call of the shared cost path."""
+        costs = layer_costs(cfg, self.view, self.cache)
+        m = metric_matrix(costs, area_breakdown_m2(cfg), n, self.ctx.columns)
+        bad, reasons = invalid_points(costs, n, self.file)
+        return m, bad, reasons
+
+    def _group(self, g: tuple[Any, ...], rows: list[tuple[Any, ...]]
+               ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        cfg = self._config(g, rows[0])
+        n = len(rows)
+        if g and g[0] == "scaled":
+            return self.cost(cfg, n)
+        cols = {self.ctx.keys[k]: self._column(k, [r[k] for r in rows])
+                for k in self.column_keys}
+        return self.cost(ConfigColumns(cfg, cols) if cols else cfg, n)
+
+    def evaluate_batch(self, batch: list[tuple[int, tuple[Any, ...]]]) -> BatchResult:
+        """Metric rows of a batch of (point id, values); invalid points become skips."""
+        rows = [v for _, v in batch]
+        pids = np.array([p for p, _ in batch], np.int64)
+        out = np.zeros((len(batch), self.width))
+        ok = np.zeros(len(batch), bool)
+        skipped: list[tuple[int, str]] = []
+        for g, members in self.groups(rows).items():
+            sub = [rows[j] for j in members]
+            try:
+                parts = [(members, *self._group(g, sub))]
+            except PimsimError:  # find the points at fault: one at a time
+                parts = []
+                for j in members:
+                    try:
+                        parts.append(([j], *self.cost(self.builder.build(rows[j]), 1)))
+                    except PimsimError as exc:
+                        skipped.append((int(pids[j]), exc.one_line()))
+            for idx, m, bad, reasons in parts:
+                for j, b, why in zip(idx, bad.tolist(), reasons):
+                    if b:
+                        skipped.append((int(pids[j]), why))
+                good = [j for j, b in zip(idx, bad.tolist()) if not b]
+                out[good, :m.shape[1]] = m[~bad]
+                ok[good] = True
         if self.ctx.columns.accuracy:
-            total = np.append(total, self._accuracy(cfg or self.builder.build(values)))
-        return total
+            for j in np.flatnonzero(ok):
+                out[j, -1] = self._accuracy(self.builder.build(rows[j]))
+        return BatchResult(pids[ok], out[ok], sorted(skipped))
+
+    # -------------------------------------------------------------------------- accuracy
 
     def _load_trace(self) -> Any:
         if self._trace is None:
@@ -177,143 +307,32 @@ class Evaluator:
 
         opts = self.ctx.accuracy or {}
         key = nonideal.accuracy_key(cfg)
-        if key not in self.acc_memo:
-            self.acc_memo[key] = nonideal.hardware_accuracy(
+        if key not in self._acc:
+            self._acc[key] = nonideal.hardware_accuracy(
                 self._load_trace(), cfg, read_noise_lsb=opts.get("read_noise_lsb", 0.0),
                 seed=opts.get("seed", 0))
-        return self.acc_memo[key]
-
-
-def total_area(cfg: Any) -> float:
-    """Accelerator area, m^2: the sum over engines of the sum over components."""
-    return sum(sum(d.values()) for d in area_breakdown_m2(cfg).values())
+        return self._acc[key]
 
 
 # worker-side state: evaluators and loaded traces, kept across batches of one process
-_EVALUATORS: dict[str, Any] = {}
+_EVALUATORS: dict[str, BatchEvaluator] = {}
 _TRACES: dict[str, Any] = {}
 _LOCK = threading.Lock()
 
 
-@dataclass
-class BatchResult:
-    """What a worker returns for a batch: metric rows of the valid points, reasons of the rest.
-
-    ``pids[j]`` is the point of ``metrics[j]`` (batch order); ``skipped`` holds
-    (point id, reason) of the points found invalid while evaluating.
-    """
-
-    pids: np.ndarray
-    metrics: np.ndarray
-    skipped: list[tuple[int, str]] = field(default_factory=list)
-
-
-def evaluator_for(ctx: EvalContext) -> Any:
-    """The process's evaluator of ``ctx`` (vectorized or scalar), created once."""
-    vector = ctx.vectorized and not ctx.columns.accuracy
-    # evaluators hold per-batch scratch state: one per thread (Dask workers may be threads)
-    key = f"{ctx.key}:{'vector' if vector else 'scalar'}:{threading.get_ident()}"
+def evaluator_for(ctx: EvalContext) -> BatchEvaluator:
+    """The process's evaluator of ``ctx``, created once per thread (Dask workers may be
+    threads; an evaluator keeps memo tables)."""
+    key = f"{ctx.key}:{threading.get_ident()}"
     with _LOCK:
         ev = _EVALUATORS.get(key)
         if ev is None:
             while len(_EVALUATORS) >= 16:  # long-lived workers: keep the latest sweeps only
                 _EVALUATORS.pop(next(iter(_EVALUATORS)))
-            if vector:
-                from pimsim.sweep.vectorized import VectorEvaluator
-
-                ev = VectorEvaluator(ctx)
-            else:
-                ev = Evaluator(ctx)
-            _EVALUATORS[key] = ev
+            ev = _EVALUATORS[key] = BatchEvaluator(ctx)
     return ev
-
-
-def scalar_batch(ev: Evaluator, batch: list[tuple[int, tuple[Any, ...]]]) -> BatchResult:
-    """Evaluate a batch point by point with the memoised scalar evaluator."""
-    pids: list[int] = []
-    rows: list[np.ndarray] = []
-    skipped: list[tuple[int, str]] = []
-    for pid, values in batch:
-        try:
-            rows.append(ev.evaluate(values))
-            pids.append(pid)
-        except PimsimError as exc:
-            skipped.append((pid, exc.one_line()))
-    width = ev.width + (1 if ev.ctx.columns.accuracy else 0)
-    metrics = np.array(rows) if rows else np.zeros((0, width))
-    return BatchResult(np.array(pids, np.int64), metrics, skipped)
 
 
 def evaluate_batch(ctx: EvalContext, batch: list[tuple[int, tuple[Any, ...]]]) -> BatchResult:
     """Worker task: the metric rows of a batch of (point id, values)."""
-    ev = evaluator_for(ctx)
-    if isinstance(ev, Evaluator):
-        return scalar_batch(ev, batch)
-    return ev.evaluate_batch(batch)  # type: ignore[no-any-return]
-
-
-# ------------------------------------------------------------------------------- the guard
-
-
-def guard_points(keys: list[str], valid: list[tuple[int, tuple[Any, ...]]], cap: int = 24
-                 ) -> list[int]:
-    """Indices into ``valid`` of a covering sample: the first, middle and last point, then,
-    for each swept key, the first point of each of its values (until ``cap`` points)."""
-    n = len(valid)
-    picks = dict.fromkeys(sorted({0, n - 1, n // 2}))
-    for k in range(len(keys)):
-        seen: set[Any] = set()
-        for j, (_, values) in enumerate(valid):
-            if len(picks) >= cap:
-                break
-            v = values[k]
-            if v not in seen:
-                seen.add(v)
-                picks.setdefault(j)
-    return sorted(picks)[:cap] if len(picks) > cap else sorted(picks)
-
-
-def guard(ctxs: list[EvalContext], valid: list[tuple[int, tuple[Any, ...]]],
-          build: Callable[[tuple[Any, ...]], HardwareConfig],
-          say: Callable[[str], None]) -> bool:
-    """Check the evaluators against :func:`pimsim.api.simulate` on a covering sample.
-
-    The scalar evaluator must agree exactly (energy, delay, area), or PimsimError is raised.
-    The vectorized path must give the scalar evaluator's vectors bit for bit, and must read
-    every swept key that the scalar model reads for each layer; otherwise it is switched off
-    for this sweep (returns False, with a message). Returns whether it may be used.
-    """
-    from pimsim.api import simulate
-
-    picks = guard_points(ctxs[0].keys if ctxs else [], valid)
-    use_vector = True
-    for ctx in ctxs:
-        gctx = EvalContext(**{**ctx.__dict__, "key": "guard", "columns": Columns(
-            ctx.columns.components, accuracy=False)})
-        ev = Evaluator(gctx)
-        cache = PrecomputedCache(ctx.bundle)
-        checked: list[tuple[int, tuple[Any, ...], np.ndarray]] = []
-        for i in picks:
-            pid, values = valid[i]
-            try:
-                cfg = build(values)
-                got = ev.evaluate(values)
-                ref = simulate(cfg, ctx.bundle.view, cache=cache)  # type: ignore[arg-type]
-            except (PimsimError, KeyError):
-                continue
-            if (got[0], got[1], got[-1]) != (ref.energy_j, ref.delay_s, ref.area_m2):
-                raise PimsimError(
-                    f"internal: the sweep evaluator disagrees with api.simulate at {values} "
-                    f"({got[0]!r} vs {ref.energy_j!r} J); please report", key="pimsim.sweep")
-            checked.append((pid, values, got))
-        if not use_vector or not ctx.vectorized or not checked:
-            continue
-        from pimsim.sweep.vectorized import VectorEvaluator
-
-        vev = VectorEvaluator(gctx)
-        why = vev.disagreement(checked, build)
-        if why:
-            say(f"warning: the vectorized cost path is off for this sweep ({why}); using the "
-                "exact scalar path (slower); please report")
-            use_vector = False
-    return use_vector
+    return evaluator_for(ctx).evaluate_batch(batch)

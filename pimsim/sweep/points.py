@@ -136,8 +136,6 @@ class PointTable:
             seen: dict[Any, int] = {}
             self.codes[:, k] = [seen.setdefault(r[k], len(seen)) for r in self.rows]
         self._groups: dict[tuple[int, ...], tuple[np.ndarray, np.ndarray]] = {}
-        #: per-table scratch of the evaluators (e.g. validated value columns)
-        self.memo: dict[str, Any] = {}
 
     def take(self, idx: np.ndarray) -> PointTable:
         """The table of the points ``idx`` (codes kept)."""
@@ -146,7 +144,6 @@ class PointTable:
         sub.n = len(sub.rows)
         sub.codes = self.codes[idx]
         sub._groups = {}
-        sub.memo = {}
         return sub
 
     def groups(self, deps: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
