@@ -3,8 +3,9 @@
 Rows are appended in batches with one ``os.write`` + ``fsync`` each; a restarted sweep skips
 the points already present and drops a torn last line; at the end the file is rewritten sorted
 by point (atomically). A sidecar ``<out>.sweep.json`` holds the sweep fingerprint (base config,
-space, trace contents, options, columns), so a results file from another sweep is never
-extended. Floats are written with ``repr`` (shortest round trip), so a row equals
+space, trace contents, options, columns, and the code versions: pimsim, cost model,
+statistics), so a results file from another sweep or another version of the model is never
+extended (:meth:`Journal.check_resumable` says which). Floats are written with ``repr`` (shortest round trip), so a row equals
 ``pimsim run --set ...`` exactly.
 """
 
@@ -59,27 +60,39 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 class Journal:
-    """The results CSV as an append-only journal keyed by the ``point`` column."""
+    """The results CSV as an append-only journal keyed by the ``point`` column.
+
+    A fresh journal (no results yet, or ``overwrite``) writes nothing until its first rows
+    (or :meth:`finalize`): an old results file survives a sweep that fails before producing
+    any. Then the old sidecar is removed, the new journal replaces the old file atomically and
+    the new sidecar is written, so that at every instant the files on disk either resume as
+    the old sweep, resume as the new one, or are refused.
+    """
 
     def __init__(self, out: Path, header: list[str], fingerprint: str, meta: dict[str, Any],
                  *, overwrite: bool):
-        self.out, self.header, self.fingerprint = out, header, fingerprint
+        self.out, self.header, self.fingerprint, self.meta = out, header, fingerprint, meta
         self.path = _journal_path(out)
         self.sidecar = _sidecar(out)
-        side = self.read_sidecar(out)
+        self.fresh = True
+        self.done: set[int] = set()
         if (self.path.exists() or out.exists()) and not overwrite:
-            self.check_resumable(out, side, fingerprint)
+            side = self.read_sidecar(out)
+            self.check_resumable(out, side, fingerprint, meta.get("versions"))
             if not self.path.exists():
                 _atomic_write(self.path, (",".join(header) + "\n").encode())
             self.done = self.done_points(out, header)
-            return
-        self.done = set()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.sidecar, json.dumps({**meta, "fingerprint": fingerprint,
+            self.fresh = False
+
+    def _start(self, lines: list[str]) -> None:
+        """Replace any old results by the header and the first ``lines`` (module doc)."""
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.sidecar)
+        _atomic_write(self.path, ("\n".join([",".join(self.header), *lines]) + "\n").encode())
+        _atomic_write(self.sidecar, json.dumps({**self.meta, "fingerprint": self.fingerprint,
                                                 "complete": False}, indent=1).encode())
-        _atomic_write(self.path, (",".join(header) + "\n").encode())
-        if self.path != out and out.exists():
-            os.unlink(out)
+        self.fresh = False
 
     @staticmethod
     def read_sidecar(out: Path) -> dict[str, Any] | None:
@@ -90,14 +103,22 @@ class Journal:
             return None
 
     @staticmethod
-    def check_resumable(out: Path, side: dict[str, Any] | None, fingerprint: str) -> None:
-        """Raise SweepError unless the existing results belong to this very sweep."""
-        if side is None or side.get("fingerprint") != fingerprint:
-            why = (f"it has no sweep sidecar {_sidecar(out).name}" if side is None else
-                   "it was written by a different sweep (space, base config, traces or options "
+    def check_resumable(out: Path, side: dict[str, Any] | None, fingerprint: str,
+                        versions: dict[str, Any] | None = None) -> None:
+        """Raise SweepError unless the existing results belong to this very sweep, run by
+        this very code (``versions``: pimsim, cost model and statistics versions)."""
+        if side is not None and side.get("fingerprint") == fingerprint:
+            return
+        if side is None:
+            why = f"it has no sweep sidecar {_sidecar(out).name}"
+        elif versions is not None and side.get("versions") != versions:
+            why = (f"it was written by {describe_versions(side.get('versions'))} and this is "
+                   f"{describe_versions(versions)}, so its numbers may be stale")
+        else:
+            why = ("it was written by a different sweep (space, base config, traces or options "
                    "differ)")
-            raise SweepError(f"refusing to resume: {why}; use --overwrite to replace it or "
-                             "choose another --out", file=str(out), key="--out")
+        raise SweepError(f"refusing to resume: {why}; use --overwrite to replace it or "
+                         "choose another --out", file=str(out), key="--out")
 
     @staticmethod
     def done_points(out: Path, header: list[str] | None) -> set[int]:
@@ -128,6 +149,9 @@ class Journal:
         """Append whole lines with one write + fsync (a kill leaves at most a torn tail)."""
         if not lines:
             return
+        if self.fresh:
+            self._start(lines)
+            return
         data = ("\n".join(lines) + "\n").encode()
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
@@ -143,6 +167,8 @@ class Journal:
         """Rewrite the results sorted by point, one row each (atomic); mark complete."""
         import pandas as pd
 
+        if self.fresh:
+            self._start([])
         text = self.path.read_text(encoding="utf-8")
         lines = text.splitlines()
         rows: dict[int, str] = {}
@@ -176,6 +202,14 @@ class Journal:
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
         return len(body)
+
+
+def describe_versions(versions: dict[str, Any] | None) -> str:
+    """``pimsim 0.1.0 (cost model 2, statistics 2)``, or what an unversioned file was."""
+    if not isinstance(versions, dict):
+        return "an older pimsim (no code version recorded)"
+    return (f"pimsim {versions.get('pimsim')} (cost model {versions.get('cost_model')}, "
+            f"statistics {versions.get('stats')})")
 
 
 def _field_count(line: str) -> int:
