@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from pimsim.models.base import OP_KEYS, LayerCost
 
@@ -129,7 +128,7 @@ class Result:
             "config": self.config.model_dump() if self.config is not None else None,
         })
 
-    def to_dataframe(self) -> pd.DataFrame:
+    def to_dataframe(self) -> Any:
         """One row per layer: engine, cycles, delay, energy, ops and energy by component."""
         rows = []
         for layer in self.layers:
@@ -139,6 +138,8 @@ class Result:
             row.update({k: layer.ops[k] for k in OP_KEYS})
             row.update({f"energy_{k}_j": v for k, v in layer.energy_breakdown_j.items()})
             rows.append(row)
+        import pandas as pd
+
         return pd.DataFrame(rows).fillna(0.0)
 
 

@@ -3,12 +3,13 @@
 Phases of :func:`run_sweep`:
 
 1. plan: constraints and validation once per distinct value (:mod:`pimsim.sweep.points`);
+   the results file is checked for resumption (fingerprint and code versions) before
+   anything is computed;
 2. statistics: once per (trace, layer, geometry), from the disk cache or computed on the
    executor's workers (:mod:`pimsim.sweep.runners`);
-3. guard: both evaluators against :func:`pimsim.api.simulate` (:func:`pimsim.sweep.evaluate.
-   guard`);
-4. evaluation in batches (vectorized for cost-only sweeps), rows appended to the journal in
-   bulk (:mod:`pimsim.sweep.results`), then the file is finalised sorted by point.
+3. evaluation in batches, each grouped by discrete values and costed by the one cost path
+   (:mod:`pimsim.sweep.evaluate`), rows appended to the journal in bulk
+   (:mod:`pimsim.sweep.results`), then the file is finalised sorted by point.
 """
 
 from __future__ import annotations
@@ -23,15 +24,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pimsim.config import HardwareConfig, load_config, read_yaml
-from pimsim.errors import PimsimError
+from pimsim.config import load_config, read_yaml
+from pimsim.simulate import needed_stats
 from pimsim.stats_cache import DiskStatsCache, StatKey, StatsBundle, TraceView
 from pimsim.sweep.errors import FORMAT_VERSION, SweepError
-from pimsim.sweep.evaluate import Columns, EvalContext, evaluate_batch, guard, needed_stats
+from pimsim.sweep.evaluate import Columns, EvalContext, discrete_keys, evaluate_batch
 from pimsim.sweep.points import Grouped, PointBuilder, plan_points
 from pimsim.sweep.results import Journal, RowFormatter, _journal_path, write_skipped
 from pimsim.sweep.runners import gather_stats, open_executor, shared_traces
 from pimsim.sweep.space import flatten, load_space
+
+
+def code_versions() -> dict[str, Any]:
+    """Versions of the code whose numbers a results file holds (part of the fingerprint):
+    ``pimsim.__version__``, :data:`pimsim.models.COST_MODEL_VERSION` and
+    :data:`pimsim.activity.STATS_VERSION`."""
+    import pimsim
+    import pimsim.models
+    from pimsim import activity
+
+    return {"pimsim": pimsim.__version__, "cost_model": pimsim.models.COST_MODEL_VERSION,
+            "stats": activity.STATS_VERSION}
 
 
 @dataclass
@@ -50,8 +63,6 @@ class SweepSummary:
     workers: int
     #: seconds spent in the evaluation phase (batches, rows and appends)
     eval_seconds: float = 0.0
-    #: whether the vectorized cost path was used
-    vectorized: bool = False
 
     @property
     def rate(self) -> float:
@@ -64,46 +75,16 @@ def _trace_label(paths: list[str]) -> list[str]:
     return names if len(set(names)) == len(names) else list(paths)
 
 
-def _probe_components(valid: list[tuple[int, tuple[Any, ...]]], enabled: list[bool | None],
-                      build: Callable[[tuple[Any, ...]], HardwareConfig], view: TraceView,
-                      bundle: StatsBundle) -> list[str]:
-    """Energy components of the first points that simulate (one with the PIM, one without;
-    up to ``tries`` points each, as a point may fail to map)."""
-    from pimsim.api import simulate
-    from pimsim.stats_cache import PrecomputedCache
-
-    comps: list[str] = []
-    seen: set[bool | None] = set()
-    tries: dict[bool | None, int] = {}
-    for ci, values in valid:
-        if enabled[ci] in seen or tries.get(enabled[ci], 0) >= 16:
-            continue
-        tries[enabled[ci]] = tries.get(enabled[ci], 0) + 1
-        try:
-            res = simulate(build(values), view,  # type: ignore[arg-type]
-                           cache=PrecomputedCache(bundle))
-        except (PimsimError, KeyError):
-            continue
-        seen.add(enabled[ci])
-        for k in res.by_component():
-            if k not in comps:
-                comps.append(k)
-        if len(seen) == 2:
-            break
-    return comps
-
-
 def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs: int = 1,
               scheduler: str | None = None, overwrite: bool = False, accuracy: bool = False,
               read_noise_lsb: float = 0.0, noise_seed: int = 0, batch_size: int | None = None,
               cache_dir: str | None = None, disk_cache: bool = True, progress: bool = True,
-              connect_timeout_s: float = 10.0, log: Callable[[str], None] | None = None,
-              vectorized: bool = True) -> SweepSummary:
+              connect_timeout_s: float = 10.0, log: Callable[[str], None] | None = None
+              ) -> SweepSummary:
     """Evaluate every point of a space on every trace into ``out`` (CSV or Parquet).
 
     Resumable (see :mod:`pimsim.sweep.results`); invalid points are skipped with their reason
-    and listed in ``<out>.skipped.csv``. ``vectorized=False`` forces the scalar evaluator
-    (same results, slower). Returns a :class:`SweepSummary`.
+    and listed in ``<out>.skipped.csv``. Returns a :class:`SweepSummary`.
     """
     from pimsim.api import load_trace
 
@@ -148,18 +129,22 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
     acc_opts = {"read_noise_lsb": read_noise_lsb, "seed": noise_seed} if accuracy else None
     base_hash = hashlib.sha256(json.dumps(base.model_dump(), sort_keys=True,
                                           default=str).encode()).hexdigest()
+    columns = Columns(accuracy=accuracy)
+    header = (["point", "trace", "config_hash", *keys]
+              + (["pim.enabled"] if show_enabled else []) + ["is_base", *columns.metrics])
+    versions = code_versions()
     fp_data = {"version": FORMAT_VERSION, "base": base_hash, "space": space.canonical(),
-               "traces": hashes, "accuracy": acc_opts, "keys": keys}
+               "traces": hashes, "accuracy": acc_opts, "keys": keys, "header": header,
+               "code": versions}
     fingerprint = hashlib.sha256(json.dumps(fp_data, sort_keys=True,
                                             default=str).encode()).hexdigest()
-    meta = {"hw": hw, "space": space_file, "traces": trace_paths, "format": FORMAT_VERSION}
+    meta = {"hw": hw, "space": space_file, "traces": trace_paths, "format": FORMAT_VERSION,
+            "versions": versions, "header": header}
     outp = Path(out)
     side = Journal.read_sidecar(outp)
-    header: list[str] | None = None
-    if (outp.exists() or _journal_path(outp).exists()) and not overwrite:
-        Journal.check_resumable(outp, side, fingerprint)
-        header = side.get("header") if side else None
-    resuming = header is not None
+    resuming = (outp.exists() or _journal_path(outp).exists()) and not overwrite
+    if resuming:
+        Journal.check_resumable(outp, side, fingerprint, versions)
     done = Journal.done_points(outp, header) if resuming else set()
     if resuming and side and side.get("complete") and outp.exists():
         say(f"{out}: sweep already complete")
@@ -184,10 +169,6 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
                 keys_j = per_group[inverse[j]]
                 if isinstance(keys_j, tuple):
                     need[ti].update(keys_j)
-        if ti == 0 and not resuming:  # the probe below needs trace 0's statistics
-            first = per_group[inverse[0]]
-            if isinstance(first, tuple):
-                need[0].update(first)
     n_pending = sum(len(p) for p in pending)
     t_stats = time.perf_counter()
     evaluated = 0
@@ -196,26 +177,12 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
             jobs, scheduler, connect_timeout_s=connect_timeout_s) as (ex, workers):
         computed, from_disk = gather_stats(ex, bundles, need, trace_paths, hashes, disk)
         stats_s = time.perf_counter() - t_stats
-        if header is None:
-            columns = Columns(components=_probe_components(valid, enabled, builder.build,
-                                                           views[0], bundles[0]),
-                              accuracy=accuracy)
-            header = (["point", "trace", "config_hash", *keys]
-                      + (["pim.enabled"] if show_enabled else []) + ["is_base",
-                                                                      *columns.metrics])
-        else:
-            comps = [h[len("energy_"):-2] for h in header[header.index("delay_pim_s") + 1:]
-                     if h.startswith("energy_") and h != "energy_other_j"]
-            columns = Columns(components=comps, accuracy=accuracy)
-        journal = Journal(outp, header, fingerprint, {**meta, "header": header},
-                          overwrite=overwrite)
+        journal = Journal(outp, header, fingerprint, meta, overwrite=overwrite)
+        group_by = discrete_keys(keys, [v for _, v in valid])
         ctxs = [EvalContext(key=f"{fingerprint}:{ti}", base=base, keys=keys, file=space_file,
-                            bundle=bundles[ti], columns=columns, trace_path=trace_paths[ti],
-                            accuracy=acc_opts, raw=raw, vectorized=vectorized and not accuracy)
+                            bundle=bundles[ti], columns=columns, group_by=group_by,
+                            trace_path=trace_paths[ti], accuracy=acc_opts, raw=raw)
                 for ti in range(ntr)]
-        use_vector = guard(ctxs, valid, builder.build, say)
-        for ctx in ctxs:
-            ctx.vectorized = ctx.vectorized and use_vector
         if batch_size is None:
             batch_size = int(min(5000, max(50, n_pending // max(1, workers * 8))))
         from tqdm import tqdm
@@ -250,4 +217,4 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
                         resumed=len(journal.done), skipped=skipped,
                         seconds=now - t_start, stats_seconds=stats_s,
                         stats_computed=computed, stats_from_disk=from_disk, workers=workers,
-                        eval_seconds=now - t_eval, vectorized=all(c.vectorized for c in ctxs))
+                        eval_seconds=now - t_eval)
