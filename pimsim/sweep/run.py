@@ -192,20 +192,30 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
                    desc="sweep", file=sys.stderr)
         rows_of = RowFormatter(combos, labels, base_hash, base_vals,
                                enabled if show_enabled else None)
+        batches = iter([(ti, pending[ti][b0:b0 + batch_size]) for ti in range(ntr)
+                        for b0 in range(0, len(pending[ti]), batch_size)])
+        inflight: set[cf.Future[Any]] = set()
+
+        def submit() -> None:  # a bounded window: rows reach the journal as batches finish
+            for ti, items in batches:
+                inflight.add(ex.submit(evaluate_batch, ctxs[ti], items))
+                if len(inflight) >= 2 * workers:
+                    return
+
         try:
-            tasks = []
-            for ti in range(ntr):
-                items = pending[ti]
-                for b0 in range(0, len(items), batch_size):
-                    tasks.append(ex.submit(evaluate_batch, ctxs[ti], items[b0:b0 + batch_size]))
-            for fut in cf.as_completed(tasks):
-                res = fut.result()
-                for pid, reason in res.skipped:
-                    new_skips.append((pid, labels[pid % ntr], reason or "invalid"))
-                lines = rows_of.lines(res.pids, res.metrics)
-                journal.append(lines)
-                evaluated += len(lines)
-                bar.update(len(lines) + len(res.skipped))
+            submit()
+            while inflight:
+                finished, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
+                for fut in finished:
+                    inflight.discard(fut)
+                    res = fut.result()
+                    for pid, reason in res.skipped:
+                        new_skips.append((pid, labels[pid % ntr], reason or "invalid"))
+                    lines = rows_of.lines(res.pids, res.metrics)
+                    journal.append(lines)
+                    evaluated += len(lines)
+                    bar.update(len(lines) + len(res.skipped))
+                submit()
         finally:
             bar.close()
     skipped += new_skips
