@@ -61,8 +61,9 @@ def _space(tmp_path: Path, text: str = GRID, name: str = "space.yaml") -> str:
 def _sweep(tmp_path, trace, space, out="r.csv", **kw):
     kw.setdefault("progress", False)
     kw.setdefault("cache_dir", str(tmp_path / "cache"))
+    kw.setdefault("log", lambda s: None)
     return run_sweep(HW, [trace] if isinstance(trace, str) else trace, space,
-                     str(tmp_path / out), log=lambda s: None, **kw)
+                     str(tmp_path / out), **kw)
 
 
 def test_grid_rows_equal_simulate(tmp_path, trace_path):

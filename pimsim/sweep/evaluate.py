@@ -25,8 +25,12 @@ so a batch of points is costed in a few calls:
    :class:`pimsim.result.Result`, term for term.
 
 Points an engine cannot map (``LayerCost.invalid``) are skipped with the reason scalar
-:func:`pimsim.simulate.simulate` would raise; a group whose costing raises a
-:class:`~pimsim.errors.PimsimError` is costed point by point to find the points at fault.
+:func:`pimsim.simulate.simulate` raises: a group's ``LayerCost.reason`` is one text for all
+its points, so each invalid point of a larger group is costed once more alone
+(:meth:`BatchEvaluator.point`) for its own reason. A group whose costing raises a
+:class:`~pimsim.errors.PimsimError` is costed point by point to find the points at fault; so
+is a group on which a model function fails because it does not broadcast over a column
+(a model bug: the sweep says where, once, and the results stay exact).
 With ``--accuracy`` the costs come from the same path and the accuracy column is added per
 point (memoised on :func:`pimsim.nonideal.accuracy_key`).
 """
@@ -36,16 +40,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pimsim.config import HardwareConfig
-from pimsim.errors import PimsimError, SimulationError
+from pimsim.errors import PimsimError
 from pimsim.models.area import area_breakdown_m2
 from pimsim.models.base import COMPONENTS, LayerCost
 from pimsim.models.params import ConfigColumns
-from pimsim.simulate import layer_costs
+from pimsim.simulate import check_valid, layer_costs
 from pimsim.stats_cache import PrecomputedCache, StatsBundle
 from pimsim.sweep.points import PointBuilder
 from pimsim.sweep.recorder import getter_of
@@ -70,7 +75,7 @@ def discrete_keys(keys: Sequence[str], combos: Sequence[tuple[Any, ...]]) -> tup
     out = []
     for k, key in enumerate(keys):
         if key in STATISTICS_KEYS or key in SCALAR_KEYS or not all(
-                _plain_number(v) for v in {(type(c[k]), c[k]): c[k] for c in combos}.values()):
+                _plain_number(c[k]) for c in combos):
             out.append(k)
     return tuple(out)
 
@@ -124,6 +129,19 @@ class BatchResult:
     pids: np.ndarray
     metrics: np.ndarray
     skipped: list[tuple[int, str]] = field(default_factory=list)
+    #: why groups were costed one point at a time (:func:`unbroadcast_note`)
+    notes: list[str] = field(default_factory=list)
+
+
+def unbroadcast_note(exc: BaseException, keys: Sequence[str], columns: Sequence[int]) -> str:
+    """One line: a model function failed on columns (it does not broadcast), where."""
+    import traceback
+
+    frame = traceback.extract_tb(exc.__traceback__)[-1]
+    where = f"{Path(frame.filename).name}:{frame.lineno} ({frame.name})"
+    return (f"the cost model does not broadcast over columns of "
+            f"{', '.join(keys[k] for k in columns)}: {type(exc).__name__} at {where}; those "
+            "points were costed one at a time (same equations, slower)")
 
 
 def _per_point(x: Any, n: int) -> np.ndarray:
@@ -156,20 +174,12 @@ def metric_matrix(costs: list[LayerCost], area: dict[str, dict[str, Any]], n: in
     return m
 
 
-def invalid_points(costs: list[LayerCost], n: int, file: str) -> tuple[np.ndarray, list[str]]:
-    """(mask of the points some engine cannot map, reason of each point) — the reason of the
-    first such layer, as :func:`pimsim.simulate.check_valid` raises it."""
+def invalid_mask(costs: list[LayerCost], n: int) -> np.ndarray:
+    """Points some engine cannot map (``LayerCost.invalid`` of any layer)."""
     bad = np.zeros(n, bool)
-    reasons = [""] * n
     for c in costs:
-        inv = np.broadcast_to(np.asarray(c.invalid, dtype=bool), (n,))
-        new = inv & ~bad
-        if new.any():
-            why = SimulationError(c.reason, file=file, key="pim").one_line()
-            for j in np.flatnonzero(new):
-                reasons[j] = why
-            bad |= inv
-    return bad, reasons
+        bad |= np.broadcast_to(np.asarray(c.invalid, dtype=bool), (n,))
+    return bad
 
 
 class BatchEvaluator:
@@ -241,23 +251,32 @@ class BatchEvaluator:
 
     # ------------------------------------------------------------------------ evaluation
 
-    def cost(self, cfg: Any, n: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        """(metric rows, invalid mask, reasons) of the n points of ``cfg`` (a config or
-        ConfigColumns): one call of the shared cost path."""
+    def cost(self, cfg: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(metric rows, invalid mask) of the n points of ``cfg`` (a config or ConfigColumns):
+        one call of the shared cost path."""
         costs = layer_costs(cfg, self.view, self.cache)
-        m = metric_matrix(costs, area_breakdown_m2(cfg), n, self.ctx.columns)
-        bad, reasons = invalid_points(costs, n, self.file)
-        return m, bad, reasons
+        return (metric_matrix(costs, area_breakdown_m2(cfg), n, self.ctx.columns),
+                invalid_mask(costs, n))
+
+    def point(self, values: tuple[Any, ...]) -> np.ndarray | str:
+        """The metric row of one point costed alone, or the one-line reason it is skipped
+        (as ``pimsim run`` reports it)."""
+        try:
+            cfg = self.builder.build(values)
+            costs = layer_costs(cfg, self.view, self.cache)
+            check_valid(costs, self.file)
+        except PimsimError as exc:
+            return exc.one_line()
+        return metric_matrix(costs, area_breakdown_m2(cfg), 1, self.ctx.columns)[0]
 
     def _group(self, g: tuple[Any, ...], rows: list[tuple[Any, ...]]
-               ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+               ) -> tuple[np.ndarray, np.ndarray]:
         cfg = self._config(g, rows[0])
-        n = len(rows)
         if g and g[0] == "scaled":
-            return self.cost(cfg, n)
+            return self.cost(cfg, 1)
         cols = {self.ctx.keys[k]: self._column(k, [r[k] for r in rows])
                 for k in self.column_keys}
-        return self.cost(ConfigColumns(cfg, cols) if cols else cfg, n)
+        return self.cost(ConfigColumns(cfg, cols) if cols else cfg, len(rows))
 
     def evaluate_batch(self, batch: list[tuple[int, tuple[Any, ...]]]) -> BatchResult:
         """Metric rows of a batch of (point id, values); invalid points become skips."""
@@ -266,28 +285,36 @@ class BatchEvaluator:
         out = np.zeros((len(batch), self.width))
         ok = np.zeros(len(batch), bool)
         skipped: list[tuple[int, str]] = []
+        alone: list[int] = []  # positions costed one at a time
+        notes: set[str] = set()
         for g, members in self.groups(rows).items():
-            sub = [rows[j] for j in members]
             try:
-                parts = [(members, *self._group(g, sub))]
-            except PimsimError:  # find the points at fault: one at a time
-                parts = []
-                for j in members:
-                    try:
-                        parts.append(([j], *self.cost(self.builder.build(rows[j]), 1)))
-                    except PimsimError as exc:
-                        skipped.append((int(pids[j]), exc.one_line()))
-            for idx, m, bad, reasons in parts:
-                for j, b, why in zip(idx, bad.tolist(), reasons):
-                    if b:
-                        skipped.append((int(pids[j]), why))
-                good = [j for j, b in zip(idx, bad.tolist()) if not b]
-                out[good, :m.shape[1]] = m[~bad]
-                ok[good] = True
+                m, bad = self._group(g, [rows[j] for j in members])
+            except PimsimError:  # find the points at fault
+                alone += members
+                continue
+            except (TypeError, ValueError, IndexError) as exc:
+                if len(members) == 1:
+                    raise
+                notes.add(unbroadcast_note(exc, self.ctx.keys, self.column_keys))
+                alone += members
+                continue
+            good = np.flatnonzero(~bad)
+            idx = np.array(members)
+            out[idx[good], :m.shape[1]] = m[good]
+            ok[idx[good]] = True
+            alone += idx[bad].tolist()
+        for j in alone:
+            row = self.point(rows[j])
+            if isinstance(row, str):
+                skipped.append((int(pids[j]), row))
+            else:
+                out[j, :row.shape[0]] = row
+                ok[j] = True
         if self.ctx.columns.accuracy:
             for j in np.flatnonzero(ok):
                 out[j, -1] = self._accuracy(self.builder.build(rows[j]))
-        return BatchResult(pids[ok], out[ok], sorted(skipped))
+        return BatchResult(pids[ok], out[ok], sorted(skipped), sorted(notes))
 
     # -------------------------------------------------------------------------- accuracy
 

@@ -195,6 +195,7 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
         batches = iter([(ti, pending[ti][b0:b0 + batch_size]) for ti in range(ntr)
                         for b0 in range(0, len(pending[ti]), batch_size)])
         inflight: set[cf.Future[Any]] = set()
+        notes: set[str] = set()
 
         def submit() -> None:  # a bounded window: rows reach the journal as batches finish
             for ti, items in batches:
@@ -211,6 +212,10 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
                     res = fut.result()
                     for pid, reason in res.skipped:
                         new_skips.append((pid, labels[pid % ntr], reason or "invalid"))
+                    for note in res.notes:
+                        if note not in notes:
+                            notes.add(note)
+                            say(f"note: {note}")
                     lines = rows_of.lines(res.pids, res.metrics)
                     journal.append(lines)
                     evaluated += len(lines)
