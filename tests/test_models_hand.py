@@ -127,6 +127,49 @@ def cfg_of(**over):
 #   {0,1,2} or {1,2,3} = 3 columns x t_h[h] rows -> per plane 2 x 3 x 10 = 60 -> 180.
 # ------------------------------------------------------------------------------------------
 
+
+def test_activity_by_hand(trace):
+    from pimsim.activity import tile_windows
+    from pimsim.simulate import activity_cache
+
+    cache = activity_cache(trace)
+    c0, c1, c2, fc = trace.layers
+    # (events, window events, active rows, active rows per step, tile cycles at 1 lane)
+    want = {"c1": (14, 10, 2, 3, 9), "c2": (12, 6, 3, 3, 6), "fc": (4, 4, 4, 4, 4)}
+    for spec in (c1, c2, fc):
+        a = cache.layer(spec, 2)
+        assert (a.events, a.window_events, a.active_rows, a.active_rows_per_step,
+                a.tile_cycles(1)) == want[spec.name], spec.name
+    assert list(tile_windows(c1, 2).window_positions) == [16, 24, 16, 24]
+    assert list(tile_windows(c2, 2).window_positions) == [4, 4]
+    d0 = cache.layer(c0, 2)
+    assert (d0.events, d0.window_events, d0.tile_cycles(1)) == (300, 180, 180)
+    # PIM statistics of the image: bit-serial driven rows per bit k (cover x [bit k set]):
+    # bit 0: 5 (4), 255 (9), 3 (4) -> 17; bit 1: 255, 3 -> 13; bit 2: 5, 255 -> 13;
+    # bits 3..6: 255 -> 9; bit 7: 255 (9) + 128 (6) -> 15. Sum 94.
+    bs = cache.pim(c0, 1)
+    assert list(bs.driven_rows) == [17, 13, 13, 9, 9, 9, 9, 15]
+    assert list(bs.code_sums) == list(bs.driven_rows)
+    # 2-bit chunks: k0: 5 (1), 255 (3), 3 (3) -> driven 4 + 9 + 4 = 17, pulses 4 + 27 + 12 = 43
+    # k1: 5 (1), 255 (3) -> 13, 4 + 27 = 31; k2: 255 -> 9, 27; k3: 255 (3), 128 (2) -> 15,
+    # 27 + 12 = 39. Sums 54 and 140.
+    dac = cache.pim(c0, 2)
+    assert list(dac.driven_rows) == [17, 13, 9, 15]
+    assert list(dac.code_sums) == [43, 31, 27, 39]
+
+
+def test_mapping_by_hand(trace):
+    res = simulate(cfg_of(), trace)
+    c1 = res.layers[1].mapping
+    # spatial = 24 outputs / (CT 2 x PT 4 x 4 PEs); PE = 42 ACs / (34 cycles x 4 PEs x 1 lane)
+    assert (c1["channel_tiles"], c1["position_tiles"]) == (2, 4)
+    assert c1["spatial_utilisation"] == pytest.approx(24 / 32)
+    assert c1["pe_utilisation"] == pytest.approx(42 / (34 * 4))
+    # fc: CT = ceil(4 / (2 x 2)) = 1, PT = 1
+    assert (res.layers[3].mapping["channel_tiles"], res.layers[3].mapping["position_tiles"]) \
+        == (1, 1)
+
+
 # Placement (schedule doc; memory doc: smallest tensor first, whole words):
 #
 # weight SRAM, 26 words: c0 108 bits (2 words), fc 192 (3), c1 648 (11), c2 648 (11). Smallest
@@ -349,7 +392,7 @@ def test_tensors_that_just_fit(trace):
     # c2: no streamed weights: 648 loaded once
     assert res.layers[2].dram_bits_by_tensor["weights"] == 648
     assert res.layers[2].warnings == []
-    # one spill warning for c0 (its output), none for c1 (its input spills: warned too)
+    # c0's one warning line names its spilled output (the image fits)
     assert len(res.layers[0].warnings) == 1 and "output spikes" in res.layers[0].warnings[0]
 
 
