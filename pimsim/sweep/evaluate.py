@@ -66,16 +66,13 @@ SCALAR_KEYS = frozenset({"tech.node_nm", "tech.vdd_v", "tech.reference_node_nm",
                          "tech.reference_vdd_v", "tech.device", "area.reference_node_nm"})
 
 
-def _plain_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
 def discrete_keys(keys: Sequence[str], combos: Sequence[tuple[Any, ...]]) -> tuple[int, ...]:
-    """Indices of the swept keys points are grouped by (module doc); the others are columns."""
+    """Indices of the swept keys points are grouped by (module doc); the others are columns
+    (every value a plain int or float: not a bool, None, string or list)."""
     out = []
     for k, key in enumerate(keys):
-        if key in STATISTICS_KEYS or key in SCALAR_KEYS or not all(
-                _plain_number(c[k]) for c in combos):
+        if key in STATISTICS_KEYS or key in SCALAR_KEYS or not {
+                type(c[k]) for c in combos} <= {int, float}:
             out.append(k)
     return tuple(out)
 

@@ -165,8 +165,6 @@ class Journal:
 
     def finalize(self, meta: dict[str, Any]) -> int:
         """Rewrite the results sorted by point, one row each (atomic); mark complete."""
-        import pandas as pd
-
         if self.fresh:
             self._start([])
         text = self.path.read_text(encoding="utf-8")
@@ -183,6 +181,8 @@ class Journal:
             _atomic_write(self.out, csv_text.encode())
         else:
             import io
+
+            import pandas as pd
 
             df = pd.read_csv(io.StringIO(csv_text))
             fd, tmp = tempfile.mkstemp(dir=self.out.parent, suffix=".parquet.tmp")
@@ -240,28 +240,24 @@ class RowFormatter:
         self._prefix: dict[int, str] = {}
         self._text: list[dict[Any, tuple[str, str]]] = [{} for _ in base_values]
 
-    def _texts(self, k: int, v: Any) -> tuple[str, str]:
-        """(CSV field, JSON text) of value ``v`` of swept key ``k``."""
-        table = self._text[k]
-        key = (type(v), v)
-        hit = table.get(key)
-        if hit is None:
-            hit = table[key] = (_fmt(v), json.dumps(v, default=str))
-        return hit
-
     def prefix(self, ci: int) -> str:
         """``config_hash,<values>[,enabled],is_base`` of configuration ``ci``."""
         hit = self._prefix.get(ci)
         if hit is None:
             values = self.combos[ci]
-            texts = [self._texts(k, v) for k, v in enumerate(values)]
-            js = "[" + ", ".join(j for _, j in texts) + "]"
-            chash = hashlib.sha256((self.base_hash + js).encode()).hexdigest()[:16]
-            fields = [chash, *(f for f, _ in texts)]
+            fields, js = [], []
+            for table, v in zip(self._text, values):
+                text = table.get((type(v), v))
+                if text is None:  # (CSV field, JSON text), once per distinct value
+                    text = table[(type(v), v)] = (_fmt(v), json.dumps(v, default=str))
+                fields.append(text[0])
+                js.append(text[1])
+            chash = hashlib.sha256(
+                f"{self.base_hash}[{', '.join(js)}]".encode()).hexdigest()[:16]
             if self.enabled is not None:
                 fields.append(_fmt(self.enabled[ci]))
             fields.append("1" if values == self.base_values else "0")
-            hit = self._prefix[ci] = ",".join(fields)
+            hit = self._prefix[ci] = chash + "," + ",".join(fields)
         return hit
 
     def lines(self, pids: np.ndarray, metrics: np.ndarray) -> list[str]:

@@ -162,13 +162,15 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
         stats_of = Grouped(lambda cfg, view=view: tuple(needed_stats(cfg, view)), key_index,
                            builder.build)
         per_group, inverse = stats_of.evaluate(valid_table)
+        groups: set[int] = set()
         for j, (ci, values) in enumerate(valid):
             pid = ci * ntr + ti
             if pid not in done:
                 pending[ti].append((pid, values))
-                keys_j = per_group[inverse[j]]
-                if isinstance(keys_j, tuple):
-                    need[ti].update(keys_j)
+                groups.add(int(inverse[j]))
+        for g in groups:
+            if isinstance(per_group[g], tuple):
+                need[ti].update(per_group[g])
     n_pending = sum(len(p) for p in pending)
     t_stats = time.perf_counter()
     evaluated = 0
