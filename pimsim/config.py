@@ -131,11 +131,9 @@ class Leakage(_Strict):
 class Pim(_Strict):
     """SRAM processing-in-memory macro for the first layer (8T cells, decoupled read port).
 
-    Energy per read = e_wordline_j x driven rows + e_cell_j x driven rows x active columns
-    + conversions x e_adc(adc_bits) + conversions x e_shift_add_j (+ e_dac_j per driven row in
-    DAC mode), with e_adc(b) = adc_fom_j_per_step x 2^b (Walden figure of merit).
-    Delay per read = max(t_bitline_s, t_adc_s(b) x cols_per_adc), t_adc_s(b) = adc_t_per_bit_s x b
-    (SAR: one comparison per bit).
+    The equations (mapping, loop nest, energies per read, read time with pulse counts and
+    pipelined readout, weight writes, input delivery) are stated in pimsim.models.pim and
+    docs/model.md; each field's description says what it sets.
     """
 
     enabled: bool
@@ -216,7 +214,7 @@ class Noc(_Strict):
     follow from the floorplan of pimsim.models.area (PE pitch, macro side); the equations are
     in pimsim.models.noc. Defaults carry their sources in ``DEFAULT_SOURCES``."""
 
-    wire_j_per_bit_mm: float = Field(default=0.081e-12, ge=0)
+    wire_j_per_bit_mm: float = Field(default=0.041e-12, ge=0)
 
 
 class Cnn(_Strict):
@@ -283,9 +281,10 @@ DEFAULT_SOURCES: dict[str, str] = {
     "area.register_bit_m2": "Aladdin register 5.98 um^2/bit at 40 nm x 1.27.",
     "noc.wire_j_per_bit_mm": (
         "On-chip wire at 45 nm, 0.9 V: 0.2 fF/um (the CiMLoop wire model used for "
-        "pim.e_wordline_j) x 1000 um x (0.9 V)^2 x 0.5 (a random bit toggles with probability "
-        "1/2) = 0.081 pJ per bit per mm; Dally's figures of 0.1-0.2 pJ/bit/mm at 40-45 nm "
-        "bracket it (docs/sources.md)."),
+        "pim.e_wordline_j) x 1000 um x (0.9 V)^2 x 1/4 (the supply delivers C V^2 on a 0->1 "
+        "transition, which random data makes with probability 1/4) = 0.041 pJ per bit per mm; "
+        "repeaters and drivers are not included (Dally's 0.1-0.2 pJ/bit/mm for long wires, "
+        "unverified here, would be 2.5-5x more; docs/sources.md 9)."),
 }
 _NOT_CONSTANT = {
     "ops.add_scaling", "ops.mult_scaling", "pim.enabled", "pim.input_mode",

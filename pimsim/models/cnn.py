@@ -4,8 +4,9 @@ The iso-architecture CNN runs every layer once per inference (no time steps) wit
 full density, as the dense layers of :mod:`pimsim.models.digital` with passes = 1: MACs =
 C_out x E_dense (linear: F_in x F_out), weight and input traffic of
 :func:`pimsim.models.digital.dense_traffic`, k-bit weights and activations (FP32: 32-bit).
-Activations of every layer are written (out_size x k bits) to the spike/activation SRAM (its
-spilled share to DRAM) and the first layer's image is read from DRAM. Weights are placed in
+Activations of every hidden layer are written (out_size x k bits) to the spike/activation
+SRAM (its spilled share to DRAM); the last layer's outputs go to DRAM (counted as ``spikes``,
+the activation tensor) and the first layer's image is read from DRAM. Weights are placed in
 the weight SRAM at k bits per weight (:func:`pimsim.models.schedule.place_network` with
 ``act_bits``). Each output costs one add-width compare (ReLU) when neuron updates are
 counted: out_size x E_add(accumulator_bits). E_MAC: FP32 E_fmul + E_fadd; INT-k

@@ -117,6 +117,20 @@ def output_and_membranes(tr: Traffic, spec: LayerSpec, cfg: Any, ctx: LayerConte
         delivery["unicast"] = delivery.get("unicast", 0) + 2 * bits
 
 
+def reused_current(tr: Traffic, spec: LayerSpec, cfg: Any, ctx: LayerContext) -> None:
+    """With ``first_layer_reuse`` under step_major the first layer's constant current is
+    written once and read at every step (out_size x m bits), in the membrane SRAM with the
+    layer's membranes (their spilled share in DRAM); under tile_major it stays in the PEs."""
+    d = cfg.digital
+    if not (d.first_layer_reuse and d.schedule == "step_major"):
+        return
+    pl = ctx.placement
+    cur = spec.out_size * d.membrane_bits * ctx.n
+    f = share(pl.membranes_spilled, pl.membranes_total)
+    split_write(tr, "membrane_sram", "membranes", cur, f)
+    split_read(tr, "membrane_sram", "membranes", cur * ctx.t, f)
+
+
 def neuron_energy(cfg: Any, updates: Num) -> Num:
     """LIF updates x E_update, J (0 unless accounting.neuron_updates)."""
     if not cfg.accounting.neuron_updates:
@@ -201,10 +215,7 @@ def cost_analog_layer(spec: LayerSpec, dense: LayerActivity, cfg: Any, ctx: Laye
     passes = 1 if d.first_layer_reuse else t
     tr, delivery, macs = dense_traffic(spec, dense, cfg, ctx, in_bits=ctx.input_bits,
                                        w_bits=spec.weight_bits, passes=passes)
-    if d.first_layer_reuse and d.schedule == "step_major":
-        cur = spec.out_size * d.membrane_bits * n
-        tr.write("membrane_sram", "membranes", cur)
-        tr.read("membrane_sram", "membranes", cur * t)
+    reused_current(tr, spec, cfg, ctx)
     output_and_membranes(tr, spec, cfg, ctx, spec.out_size, delivery)
     ct, pt = channel_tiles(spec, cfg), position_tiles(spec, cfg)
     updates = spec.out_size * t * n

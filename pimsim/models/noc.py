@@ -6,8 +6,9 @@ p = sqrt(A_pe); the R x C array is R p tall and C p wide.
 
 * ``broadcast``: one bit to every PE (a spine along the R rows with a branch across the C
   columns of each row): L = p R (C + 1). Input spike events of the digital core.
-* ``row``: one bit to the C PEs of a row: L = p C (dense inputs of an output-stationary MAC
-  layer); ``column``: to the R PEs of a column, L = p R (dense weights broadcast down a column).
+* ``column``: one bit to the R PEs of a column, L = p R (dense weights broadcast down a
+  column). Dense inputs are read once per window and use ``broadcast`` (every PE row takes its
+  taps).
 * ``unicast``: one bit between the array edge and one PE, on average L = p (R + C) / 2
   (a weight for one AC, a spike or membrane between a PE and a buffer).
 * ``pim``: one bit from the input buffer to an array of the PIM macro: L = sqrt(A_macro).
@@ -32,7 +33,7 @@ def lengths_mm(cfg: Any) -> dict[str, Num]:
     d = cfg.digital
     pitch = np.sqrt(area.pe_area_m2(cfg)) * 1e3
     r, c = d.pe_rows, d.pe_cols
-    out = {"broadcast": pitch * r * (c + 1), "row": pitch * c, "column": pitch * r,
+    out = {"broadcast": pitch * r * (c + 1), "column": pitch * r,
            "unicast": pitch * (r + c) / 2.0}
     if cfg.pim.enabled:
         out["pim"] = np.sqrt(sum(area.pim_area_m2(cfg).values())) * 1e3

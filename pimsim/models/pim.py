@@ -29,8 +29,8 @@ sum of the phase codes, both over every output position, from :mod:`pimsim.activ
   passes x A_col x e_dac_j;
 * ADC = conversions x E_adc(adc_bits) (:mod:`pimsim.models.adc`); shift-add = conversions x
   e_shift_add_j; with ``analog_weight_combine`` the slices are combined as offset-binary
-  weights, corrected digitally: one more add per conversion and K input-code adds per position
-  and phase, E_add(8) each;
+  weights, corrected digitally: one more add per conversion (at e_shift_add_j) and K
+  input-code adds per position and phase (the input sum, E_add(8) each);
 * weight writes: D x K x C_out S x bits_per_cell bits at the write energy of an array-sized
   SRAM, plus the DRAM read of the weights, per load;
 * inputs: the image is read from DRAM once per inference into the spike SRAM; every group
@@ -56,7 +56,13 @@ import numpy as np
 
 from pimsim.activity import LayerActivity, PimActivity
 from pimsim.models import adc, area, tech
-from pimsim.models.digital import image_load, neuron_energy, output_and_membranes, window_bits
+from pimsim.models.digital import (
+    image_load,
+    neuron_energy,
+    output_and_membranes,
+    reused_current,
+    window_bits,
+)
 from pimsim.models.layer import LayerContext, assemble, share, split_read
 from pimsim.models.memory import Traffic
 from pimsim.models.schedule import ceil_div, channel_tiles, position_tiles
@@ -186,10 +192,7 @@ def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg
     in_reads = window_bits(spec, geo["copies"]) * ctx.input_bits * n * passes
     split_read(tr, "spike_sram", "input", in_reads, share(pl.in_spilled, pl.in_total))
     delivery: dict[str, Num] = {"pim": in_reads}
-    if d.first_layer_reuse and d.schedule == "step_major":
-        cur = spec.out_size * d.membrane_bits * n
-        tr.write("membrane_sram", "membranes", cur)
-        tr.read("membrane_sram", "membranes", cur * t)
+    reused_current(tr, spec, cfg, ctx)
     output_and_membranes(tr, spec, cfg, ctx, spec.out_size, delivery)
     t_read = read_time_s(cfg, geo["slices"])
     t_pim = (ceil_div(positions, geo["copies"]) * passes * geo["swaps"] * geo["max_groups"]

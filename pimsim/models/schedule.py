@@ -28,8 +28,9 @@ PT = ceil(P / R) position tiles, one sample:
             read the tile's membranes; read the input window of (pt, t); ACs
             update; write back membranes; write output spikes
 
-  Live tensors: the membranes of every layer across the steps (sum_l out_size_l x m bits),
-  one step of input and output spikes (in_size + out_size bits).
+  Live tensors: the membranes of every layer across the steps (sum_l out_size_l x m bits,
+  plus out_size x m for the first layer's current with ``digital.first_layer_reuse``), one
+  step of input and output spikes (in_size + out_size bits).
 
 Both schedules do the same ACs, MACs, neuron updates and conversions, and read the same input
 windows and weights from the buffers; they differ in what must stay live (above), in the
@@ -150,7 +151,10 @@ def place_network(cfg: Any, layers: list[LayerSpec], engines: list[str], *, t: i
     w_sizes = [weight_bits(s, act_bits) if e != "pim" else 0 for s, e in zip(layers, engines)]
     w_res = resident_split(w_sizes, wl.capacity_bits, wl.word_bits)
     if schedule == "step_major" and act_bits is None:
-        m_sizes = [s.out_size * d.membrane_bits for s in layers]
+        # every layer's membranes, plus the first layer's reused input current
+        m_sizes = [s.out_size * d.membrane_bits * (2 if (i == 0 and s.input == "analog"
+                                                           and d.first_layer_reuse) else 1)
+                   for i, s in enumerate(layers)]
     else:
         m_sizes = [0] * len(layers)
     m_res = resident_split(m_sizes, ml.capacity_bits, ml.word_bits)
