@@ -603,6 +603,74 @@ def test_pim_analog_weight_combine_correction_energy(trace):
     assert c0.energy_breakdown_j["pim_shift_add"] == pytest.approx(want)
 
 
+def test_pim_read_time_override_and_reuse(trace):
+    # pim.t_read_s replaces the computed 8 ns: t_pim = 12 x 2 x 1 x 2 x 8 x 5 ns = 1920 ns
+    c0 = simulate(_pim_cfg(pim__t_read_s=5e-9), trace).layers[0]
+    assert c0.cycles_by_level["pim"] == pytest.approx(1920)
+    # first_layer_reuse: passes = 1 -> conversions, wordline/cell energy, inputs and t_pim halve
+    r = simulate(_pim_cfg(digital__first_layer_reuse=True), trace).layers[0]
+    assert r.ops["adc_conversions"] == 9216 // 2
+    assert r.ops["macs"] == 600
+    assert r.energy_breakdown_j["pim_wordline"] == pytest.approx(94 * 10 * FJ * 16 / 128)
+    assert r.energy_breakdown_j["pim_cell"] == pytest.approx(94 * 6 * FJ)
+    assert r.cycles_by_level["pim"] == pytest.approx(3072 / 2)
+    # inputs 120 x 8 x 1 pass = 960, 1/6 = 160 from DRAM; weights still loaded once (D = 4)
+    assert r.dram_bits_by_tensor["input"] == 384 + 160
+    assert r.energy_breakdown_j["pim_weight_write"] == pytest.approx(108 * 4 * E_W)
+
+
+def test_pim_weight_load_inferences(trace2):
+    # N = 2, weight_load_inferences 2: the 4 copies (432 bits) are written 2 / 2 = 1 time in
+    # all: 216 bits per inference; the DRAM read of 108 bits once in all.
+    c0 = simulate(_pim_cfg(memory__weight_load_inferences=2), trace2).layers[0]
+    assert c0.energy_breakdown_j["pim_weight_write"] == pytest.approx(432 / 2 * E_W)
+    assert c0.dram_bits_by_tensor["weights"] == 108
+    assert c0.ops["adc_conversions"] == 2 * 9216
+    # multiplexed arrays are reprogrammed every pass whatever weight_load_inferences says:
+    # 108 bits x 2 passes x 2 samples
+    m = simulate(_pim_cfg(memory__weight_load_inferences=2, pim__rows=4, pim__cols=4,
+                          pim__rows_per_read=4), trace2).layers[0]
+    assert m.dram_bits_by_tensor["weights"] == 108 * 2 * 2
+
+
+def test_pim_fixed_macro_refuses_a_layer_it_cannot_hold(trace):
+    from pimsim.errors import SimulationError
+
+    # 6 arrays of 4 x 4 needed, 4 available, no multiplexing
+    cfg = _pim_cfg(pim__rows=4, pim__cols=4, pim__rows_per_read=4, pim__allow_multiplex=False)
+    with pytest.raises(SimulationError, match="pim.num_arrays"):
+        simulate(cfg, trace)
+    with pytest.raises(SimulationError, match="max_weight_bits"):
+        simulate(_pim_cfg(pim__max_weight_bits=4), trace)
+
+
+@pytest.mark.xfail(strict=True, reason="pim doc: 'plus the DRAM read of the weights, per "
+                   "load': the code reads the padded cell bits K x C_out S x bits_per_cell "
+                   "(144) from DRAM, not the K x C_out x weight_bits = 108 weight bits")
+def test_pim_dram_reads_the_weights_not_the_padded_cells(trace):
+    # 4-bit cells, 6-bit weights: S = ceil(6/4) = 2 slices, cells 9 x 4 x 4 = 144 bits
+    c0 = simulate(_pim_cfg(pim__bits_per_cell=4), trace).layers[0]
+    assert c0.energy_breakdown_j["pim_weight_write"] == pytest.approx(144 * 4 * E_W)
+    assert c0.dram_bits_by_tensor["weights"] == 9 * 2 * 6
+
+
+def test_accounting_switches(trace):
+    # layer doc: without accounting.memory the level and delivery terms are zero and the
+    # levels need no cycles: every layer is compute-bound at its compute cycles.
+    cfg = cfg_of(accounting__memory=False, accounting__leakage=False,
+                 accounting__neuron_updates=False)
+    res = simulate(cfg, trace)
+    for layer, want in zip(res.layers, TRAFFIC["tile_major"], strict=True):
+        e = layer.energy_breakdown_j
+        assert all(e[k] == 0 for k in (*SRAMS, "dram", "noc", "leakage", "neuron_update"))
+        assert e["compute"] == pytest.approx(want["e_compute"])
+        assert layer.bound == "compute" and layer.cycles == want["compute"]
+        # the traffic is still reported
+        assert layer.ops["sram_read_bits"] == sum(want[lv][0] for lv in SRAMS)
+    cnn = simulate_cnn(cfg, trace, "int")
+    assert all(x.energy_breakdown_j["neuron_update"] == 0 for x in cnn.layers)
+
+
 def test_pim_frees_the_weight_sram_for_later_layers(trace):
     # the PIM layer keeps no weights in the weight SRAM: fc 3 + c1 11 + c2 11 = 25 <= 26 words
     res = simulate(_pim_cfg(), trace)
