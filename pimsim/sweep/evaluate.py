@@ -8,13 +8,16 @@ so a batch of points is costed in a few calls:
    values are not plain numbers (booleans, strings, None, lists), keys that select statistics
    or a geometry the statistics need (:data:`STATISTICS_KEYS`) and keys the models read as
    Python scalars (:data:`SCALAR_KEYS`: the technology node, supply and device, which enter the
-   Stillmaker & Baas factors, and the area reference node). A point whose constants are
-   rescaled on load (its reference node or supply differs from its own) is a group of its own,
-   built through the full loader (:meth:`pimsim.sweep.points.PointBuilder.build`), exactly as
-   ``pimsim run --set`` builds it;
+   Stillmaker & Baas factors, and the area reference node);
 2. each group gets one validated config (the builder validates per distinct value) with its
    remaining numeric swept keys as columns (:class:`~pimsim.models.params.ConfigColumns`) and
-   one call of ``layer_costs`` (and of :func:`pimsim.models.area.area_breakdown_m2`);
+   one call of ``layer_costs`` (and of :func:`pimsim.models.area.area_breakdown_m2`). Points
+   whose constants are rescaled on load (a reference node or supply in the YAML that differs
+   from the point's own) are each built through the full loader
+   (:meth:`pimsim.sweep.points.PointBuilder.build`), exactly as ``pimsim run --set`` builds
+   them, and the numeric fields in which the loaded configs of a group differ are stacked as
+   columns (:meth:`BatchEvaluator._loaded`; the node and supply are discrete, so all points of
+   a group are rescaled by the same factors);
 3. the metric matrix of the group, per point and per inference::
 
        [E, D, E x D, E_digital, D_digital, E_pim, D_pim, E_<component>..., E_other, area]
@@ -44,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from pimsim.config import HardwareConfig
 from pimsim.errors import PimsimError
@@ -202,7 +206,8 @@ class BatchEvaluator:
     # -------------------------------------------------------------------------- groups
 
     def is_scaled(self, values: tuple[Any, ...]) -> bool:
-        """Whether loading this point rescales its constants (memoised on its tech values)."""
+        """Whether loading this point rescales its constants (memoised on its tech values,
+        which are discrete: the same for every point of a group)."""
         if self.ctx.raw is None:
             return False
         t = self.tech_of(values)
@@ -212,17 +217,14 @@ class BatchEvaluator:
         return hit
 
     def groups(self, rows: Sequence[tuple[Any, ...]]) -> dict[tuple[Any, ...], list[int]]:
-        """Positions of ``rows`` by group: discrete values, or the whole point if rescaled."""
+        """Positions of ``rows`` by their discrete values."""
         out: dict[tuple[Any, ...], list[int]] = {}
         for j, values in enumerate(rows):
-            g = ("scaled", values) if self.is_scaled(values) else self.group_of(values)
-            out.setdefault(g, []).append(j)
+            out.setdefault(self.group_of(values), []).append(j)
         return out
 
     def _config(self, g: tuple[Any, ...], values: tuple[Any, ...]) -> HardwareConfig:
         """The validated config of a group (its first point; raises its PimsimError)."""
-        if g and g[0] == "scaled":
-            return self.builder.build(values)
         hit = self._configs.get(g)
         if hit is None:
             try:
@@ -233,6 +235,34 @@ class BatchEvaluator:
         if isinstance(hit, PimsimError):
             raise hit
         return hit
+
+    def _loaded(self, rows: list[tuple[Any, ...]]) -> ConfigColumns | None:
+        """Rescaled points: each config through the full loader (``pimsim run --set``), every
+        numeric field in which the loaded configs differ stacked as a column. None when they
+        differ in anything else (the points are then costed one at a time)."""
+        configs = [self.builder.build(r) for r in rows]
+        first = configs[0]
+        differ: set[tuple[str, str]] = set()
+        for cfg in configs[1:]:
+            for section in type(first).model_fields:
+                if section == "sources":  # citations (an override's names its value)
+                    continue
+                a, b = getattr(first, section), getattr(cfg, section)
+                if a == b:
+                    continue
+                if not isinstance(a, BaseModel):
+                    return None
+                differ.update((section, f) for f in type(a).model_fields
+                              if getattr(a, f) != getattr(b, f))
+        cols = {}
+        for section, name in sorted(differ):
+            values = [getattr(getattr(c, section), name) for c in configs]
+            dotted = f"{section}.{name}"
+            if (dotted in STATISTICS_KEYS or dotted in SCALAR_KEYS
+                    or not {type(v) for v in values} <= {int, float}):
+                return None
+            cols[dotted] = np.array(values)
+        return ConfigColumns(first, cols)
 
     def _column(self, k: int, values: list[Any]) -> np.ndarray:
         """Validated values of swept key ``k`` (validated once per distinct value)."""
@@ -267,10 +297,12 @@ class BatchEvaluator:
         return metric_matrix(costs, area_breakdown_m2(cfg), 1, self.ctx.columns)[0]
 
     def _group(self, g: tuple[Any, ...], rows: list[tuple[Any, ...]]
-               ) -> tuple[np.ndarray, np.ndarray]:
+               ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(metric rows, invalid mask) of a group, or None to cost its points alone."""
+        if self.is_scaled(rows[0]):
+            loaded = self._loaded(rows) if len(rows) > 1 else self.builder.build(rows[0])
+            return None if loaded is None else self.cost(loaded, len(rows))
         cfg = self._config(g, rows[0])
-        if g and g[0] == "scaled":
-            return self.cost(cfg, 1)
         cols = {self.ctx.keys[k]: self._column(k, [r[k] for r in rows])
                 for k in self.column_keys}
         return self.cost(ConfigColumns(cfg, cols) if cols else cfg, len(rows))
@@ -286,7 +318,7 @@ class BatchEvaluator:
         notes: set[str] = set()
         for g, members in self.groups(rows).items():
             try:
-                m, bad = self._group(g, [rows[j] for j in members])
+                res = self._group(g, [rows[j] for j in members])
             except PimsimError:  # find the points at fault
                 alone += members
                 continue
@@ -296,6 +328,13 @@ class BatchEvaluator:
                 notes.add(unbroadcast_note(exc, self.ctx.keys, self.column_keys))
                 alone += members
                 continue
+            if res is None:
+                notes.add("rescaled points of one node and supply loaded with different "
+                          "discrete values; they were costed one at a time (same equations, "
+                          "slower)")
+                alone += members
+                continue
+            m, bad = res
             good = np.flatnonzero(~bad)
             idx = np.array(members)
             out[idx[good], :m.shape[1]] = m[good]
