@@ -547,9 +547,9 @@ def test_pim_bit_serial_by_hand(trace):
 
 
 def test_pim_dac_pulse_count_multiplexed_by_hand(trace):
-    over = dict(pim__input_mode="dac", pim__dac_bits=2, pim__dac_kind="pulse_count",
-                pim__pulse_period_s=1e-9, pim__e_dac_j=5e-15, pim__rows=4, pim__cols=4,
-                pim__rows_per_read=4)
+    over = {"pim__input_mode": "dac", "pim__dac_bits": 2, "pim__dac_kind": "pulse_count",
+            "pim__pulse_period_s": 1e-9, "pim__e_dac_j": 5e-15, "pim__rows": 4,
+            "pim__cols": 4, "pim__rows_per_read": 4}
     c0 = simulate(_pim_cfg(**over), trace).layers[0]
     # geometry: row arrays ceil(9/4) = 3, column arrays ceil(6/4) = 2, A = 6 > 4 arrays:
     # multiplexed, D = 1, swaps ceil(6/4) = 2; G = 2 x 1 + ceil(1/4) = 3, G_max = 1.

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from pimsim.config import load_config
 from pimsim.models.schedule import (
     channel_tiles,
-    position_tiles,
     place_network,
+    position_tiles,
     spike_footprint,
     weight_bits,
     weight_rows,
@@ -171,7 +171,7 @@ def test_placement_broadcasts_over_capacity_columns():
 
     base = _cfg()
     cols = ConfigColumns(base, {"memory.weight_sram_bytes": np.array([8, 80, 1000])})
-    a, b, fc = _place(cols)
+    a, _, fc = _place(cols)
     # 1, 10 and 125 words: a (2 words) needs 2: 64 of 108; 10 words as above; all fit.
     assert list(np.asarray(a.weights_resident)) == [64, 108, 108]
     assert list(np.asarray(fc.weights_resident)) == [0, 256, 576]
