@@ -1,46 +1,52 @@
-"""Sweep throughput: configurations per second (not a timed test; prints a table).
+"""Sweep throughput of the `pimsim sweep` process: configurations per second, by case.
 
-    .venv/bin/python benchmarks/bench_sweep.py [--samples 1000] [--timesteps 5]
+    .venv/bin/python benchmarks/bench_sweep.py [--samples 1000] [--runs 1] [--rev HEAD]
 
-Cases, on a synthetic Salinas-geometry trace (pimsim.synth + pimsim.networks.scene_layers):
+Cases, on a synthetic Salinas-geometry trace (`pimsim trace synth --like salinas`, cached in
+benchmarks/.cache/), each a whole `pimsim sweep` process with --jobs 1 and --jobs 2:
 
-* cost-only: PIM ADC bits x rows per read x e_cell x DRAM energy (no kernel re-run), and a
-  memory/leakage space where every layer cost is memoised;
-* geometry: digital.pe_rows x pim.input_mode/dac_bits x adc_bits (kernels per geometry),
-  cold (empty statistics cache) and warm (statistics from the on-disk cache);
-each with --jobs 1 and --jobs 2, and the cost-only cases once more with the scalar evaluator
-(``*``). ``rate`` counts evaluated configurations over the whole sweep's wall clock (loading,
-planning, statistics, evaluation, CSV); ``cpu`` over this process's CPU time (a fair per-core
-figure on a loaded machine, jobs 1); ``eval`` over the evaluation phase only. Every case
-starts with empty evaluator memos.
+* cost: the 25,000-point cost-only grid of benchmarks/run_all.py (no kernel re-run);
+* memory: DRAM energy x SRAM leakage x SRAM write factor (8,000 points, cost-only);
+* geometry: digital.pe_rows x pim.input_mode / dac_bits x adc_bits x clock (kernels per
+  geometry), cold (empty statistics cache) and warm (statistics from the on-disk cache).
+
+Columns: ``rate`` = configurations over the process's wall time; ``reported`` = the rate the
+sweep prints (its own clock, after start-up and imports); ``cpu`` = over the process's CPU
+seconds, children included (the per-core figure: every process runs with one thread);
+``stats`` = layer statistics computed / read from the cache. Nothing but the command line is
+used, so the cases follow the cost model as it changes; a case that fails prints its error.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import re
 import shutil
-import tempfile
-import time
+import statistics
+import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-HW = str(REPO / "hw_configs" / "45nm_pim.yaml")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-COST_PIM = """\
+from benchlib import (
+    CACHE,
+    BenchError,
+    Source,
+    reported_sweep_rate,
+    synthetic_trace,
+    time_commands,
+)
+from run_all import COST_SPACE
+
+MEMORY = """\
+strategy: grid
 parameters:
-  pim.adc_bits: {start: 2, stop: 12, step: 1}
-  pim.rows_per_read: [16, 32, 64, 128]
-  pim.e_cell_j: {start: 1.0e-16, stop: 1.0e-15, num: 25}
   memory.dram_j_per_bit: {start: 5.0e-12, stop: 4.0e-11, num: 20}
-"""
-COST_MEM = """\
-parameters:
-  memory.dram_j_per_bit: {start: 5.0e-12, stop: 4.0e-11, num: 50}
   leakage.sram_w_per_bit: {start: 1.0e-10, stop: 1.0e-9, num: 50}
   memory.sram_write_factor: [1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0]
 """
 GEOMETRY = """\
+strategy: grid
 parameters:
   digital.pe_rows: [8, 16, 32, 64]
   pim.input_mode: [bit_serial, dac]
@@ -52,77 +58,79 @@ constraints:
 """
 
 
-def _run(trace: str, space: str, out: str, jobs: int, cache: str,
-         vectorized: bool = True) -> dict[str, float]:
-    from pimsim.sweep import evaluate, run_sweep
-
-    evaluate._EVALUATORS.clear()  # no memo carried over from an earlier case
-    cpu0 = time.process_time()
-    s = run_sweep(HW, [trace], space, out, jobs=jobs, overwrite=True, cache_dir=cache,
-                  progress=False, log=lambda m: None, vectorized=vectorized)
-    cpu = time.process_time() - cpu0
-    return {"n": s.evaluated, "s": s.seconds, "rate": s.rate, "stats_s": s.stats_seconds,
-            "eval_rate": s.evaluated / s.eval_seconds if s.eval_seconds else float("nan"),
-            "cpu_rate": s.evaluated / cpu if jobs == 1 and cpu else float("nan"),
-            "computed": s.stats_computed, "disk": s.stats_from_disk}
+def _num(pattern: str, text: str) -> int | None:
+    m = re.findall(pattern, text)
+    return int(m[-1]) if m else None
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--samples", type=int, default=1000)
-    ap.add_argument("--timesteps", type=int, default=5)
-    ap.add_argument("--workdir", default=None)
-    args = ap.parse_args()
-    from pimsim.networks import scene_layers
-    from pimsim.synth import synth_trace
-
-    work = Path(args.workdir or tempfile.mkdtemp(prefix="pimsim-bench-"))
+    ap.add_argument("--runs", type=int, default=1, help="runs per case (median quoted)")
+    ap.add_argument("--rev", default=None, help="run pimsim from this git revision")
+    args = ap.parse_args(argv)
+    src = Source(args.rev)
+    trace = synthetic_trace(src, args.samples, log=lambda m: print(m, file=sys.stderr))
+    work = CACHE / "bench_sweep"
     work.mkdir(parents=True, exist_ok=True)
-    trace = str(work / f"salinas_{args.samples}.npz")
-    if not os.path.exists(trace):
-        t0 = time.perf_counter()
-        synth_trace(trace, scene_layers("salinas"), num_samples=args.samples,
-                    timesteps=args.timesteps, seed=0)
-        print(f"trace: {args.samples} samples, T={args.timesteps}, "
-              f"written in {time.perf_counter() - t0:.1f} s")
-    spaces = {}
-    for name, text in (("cost_pim", COST_PIM), ("cost_mem", COST_MEM), ("geometry", GEOMETRY)):
-        spaces[name] = str(work / f"{name}.yaml")
-        Path(spaces[name]).write_text(text)
-    cache = str(work / "stats")
+    spaces = {"cost": COST_SPACE.format(n="25,000", cells=20), "memory": MEMORY,
+              "geometry": GEOMETRY}
+    for name, text in spaces.items():
+        (work / f"{name}.yaml").write_text(text)
+    stats = work / "stats"
+    env = src.env(one_thread=True)
+
+    def case(name: str, jobs: int, kind: str) -> tuple:
+        out = work / f"{name}_{jobs}_{kind}.csv"
+
+        def fresh() -> None:
+            for q in (out, Path(f"{out}.skipped.csv"), Path(f"{out}.sweep.json")):
+                q.unlink(missing_ok=True)
+            if kind == "cold":
+                shutil.rmtree(stats, ignore_errors=True)
+
+        cmd = src.pimsim("sweep", "--hw", src.hw(), "--trace", str(trace), "--space",
+                         str(work / f"{name}.yaml"), "--out", str(out), "--overwrite",
+                         "--jobs", str(jobs), "--cache-dir", str(stats), "--no-progress")
+        try:
+            t = time_commands(cmd, runs=args.runs, warmup=0, env=env, cwd=src.root,
+                              keep_output=True, before=fresh)
+        except BenchError as e:
+            return (name, jobs, kind, f"failed: {str(e)[-120:]}")
+        text = t.a[-1].output
+        n = _num(r"\((\d+) evaluated now", text) or 0
+        rep = [r for r in (reported_sweep_rate(x.output) for x in t.a) if r is not None]
+        return (name, jobs, kind, n, t.wall().median, n / t.wall().median,
+                statistics.median(rep) if rep else float("nan"), n / t.cpu().median,
+                _num(r"statistics: (\d+) computed", text),
+                _num(r"computed, (\d+) from cache", text))
+
     rows = []
-    # warm the statistics of the cost-only spaces once: they are about arithmetic speed
-    _run(trace, spaces["cost_mem"], str(work / "warm.csv"), 1, cache)
-    for name in ("cost_pim", "cost_mem"):
+    # one untimed warm-up sweep: the cost-only cases are about arithmetic, not statistics
+    case("memory", 1, "warm")
+    for name in ("cost", "memory"):
         for jobs in (1, 2):
-            r = _run(trace, spaces[name], str(work / f"{name}_{jobs}.csv"), jobs, cache)
-            rows.append((name, jobs, "warm", r))
-        r = _run(trace, spaces[name], str(work / f"{name}_scalar.csv"), 1, cache, False)
-        rows.append((f"{name}*", 1, "warm", r))
+            rows.append(case(name, jobs, "warm"))
     for jobs in (1, 2):
-        shutil.rmtree(cache, ignore_errors=True)
-        cold = _run(trace, spaces["geometry"], str(work / f"geo_cold_{jobs}.csv"), jobs, cache)
-        rows.append(("geometry", jobs, "cold", cold))
-        warm = _run(trace, spaces["geometry"], str(work / f"geo_warm_{jobs}.csv"), jobs, cache)
-        rows.append(("geometry", jobs, "warm", warm))
-    print(f"\n{'space':10s} {'jobs':>4s} {'stats':>5s} {'configs':>8s} {'wall s':>8s} "
-          f"{'rate /s':>9s} {'cpu /s':>9s} {'eval /s':>9s} {'stats s':>8s} {'kernels':>7s} "
-          f"{'disk':>5s}")
-    for name, jobs, kind, r in rows:
-        print(f"{name:10s} {jobs:4d} {kind:>5s} {r['n']:8.0f} {r['s']:8.2f} {r['rate']:9.0f} "
-              f"{r['cpu_rate']:9.0f} {r['eval_rate']:9.0f} {r['stats_s']:8.2f} "
-              f"{r['computed']:7.0f} {r['disk']:5.0f}")
-    print("(* = scalar evaluator, vectorized=False; cpu /s = configurations per CPU second of "
-          "this process, jobs 1)")
-    geo = {(j, k): r for n, j, k, r in rows if n == "geometry"}
+        rows.append(case("geometry", jobs, "cold"))
+        rows.append(case("geometry", jobs, "warm"))
+    print(f"\npimsim sweep throughput: {src.label}, trace {trace.name}\n")
+    print(f"{'space':9s} {'jobs':>4s} {'stats':>5s} {'configs':>8s} {'wall s':>7s} "
+          f"{'rate /s':>9s} {'reported':>9s} {'cpu /s':>9s} {'stats':>11s}")
+    for r in rows:
+        if isinstance(r[3], str):
+            print(f"{r[0]:9s} {r[1]:4d} {r[2]:>5s} {r[3]}")
+            continue
+        name, jobs, kind, n, wall, rate, rep, cpu, comp, disk = r
+        print(f"{name:9s} {jobs:4d} {kind:>5s} {n:8d} {wall:7.2f} {rate:9,.0f} {rep:9,.0f} "
+              f"{cpu:9,.0f} {f'{comp}/{disk}':>11s}")
+    geo = {(r[1], r[2]): r for r in rows if r[0] == "geometry" and not isinstance(r[3], str)}
     for jobs in (1, 2):
-        print(f"statistics cache speed-up, geometry sweep, jobs {jobs}: "
-              f"{geo[(jobs, 'cold')]['s'] / geo[(jobs, 'warm')]['s']:.1f}x")
-    print(f"jobs 2 vs 1, geometry cold: "
-          f"{geo[(1, 'cold')]['s'] / geo[(2, 'cold')]['s']:.2f}x")
-    print(f"(cpu cores here: {os.cpu_count()}; load average "
-          f"{os.getloadavg()[0]:.1f})")
+        if (jobs, "cold") in geo and (jobs, "warm") in geo:
+            print(f"statistics cache speed-up, geometry, jobs {jobs}: "
+                  f"{geo[(jobs, 'cold')][4] / geo[(jobs, 'warm')][4]:.1f}x")
+    return 1 if any(isinstance(r[3], str) for r in rows) else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

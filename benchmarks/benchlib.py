@@ -23,9 +23,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH = REPO / "benchmarks"
@@ -173,6 +173,9 @@ class Source:
             subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
             shutil.rmtree(self.root, ignore_errors=True)
             tmp.rename(self.root)
+            for old in CACHE.glob("src-*"):  # one snapshot kept: the newest asked for
+                if old != self.root:
+                    shutil.rmtree(old, ignore_errors=True)
 
     @property
     def label(self) -> str:

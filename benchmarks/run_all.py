@@ -10,10 +10,11 @@ Goals (each a whole process, its interpreter start-up and imports included):
    synthetic trace (``pimsim trace synth --like salinas --samples 1000``) takes at most 2x a
    process that only loads T with ``pimsim.trace.load_trace`` and ``np.unpackbits`` every
    layer's packed spikes; warm Numba cache; ratio of wall times, pair by pair.
-2. ``pimsim sweep --jobs 1`` over 22,500 cost-only points (ADC bits x rows per read x cell
-   energy x DRAM energy), statistics already cached: at least 10,000 configurations/s on one
+2. ``pimsim sweep --jobs 1`` over 25,000 cost-only points (the grid of
+   hw_configs/sweeps/cost_numeric.yaml: add energy x clock x DRAM energy x ADC bits x cell
+   energy), statistics already cached: at least 10,000 configurations/s on one
    core, both as the sweep reports it and over the whole process. Also the marginal rate,
-   (22,500 - 1,800) points over the wall-time difference of a 22,500- and a 1,800-point
+   (25,000 - 2,500) points over the wall-time difference of a 25,000- and a 2,500-point
    sweep, which leaves out every fixed cost.
 3. ``pimsim run`` on a 64-sample trace of the same geometry at least 20x faster than
    ZigZag's evaluation of the same layers (benchmarks/zigzag_hybridsn.py; skipped when
@@ -40,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import (  # noqa: E402
+from benchlib import (
     BENCH,
     CACHE,
     REPO,
@@ -59,18 +60,20 @@ from benchlib import (  # noqa: E402
 
 ZIGZAG_SCRIPT = BENCH / "zigzag_hybridsn.py"
 
-#: cost-only keys (no kernel re-run): 9 x 4 x 25 x 25 = 22,500 points, and 1,800 of them
+#: cost-only keys (no kernel re-run), the grid of hw_configs/sweeps/cost_numeric.yaml:
+#: 5 x 5 x 10 x 5 x 20 = 25,000 points; with 2 cell energies instead of 20, 2,500 points
 COST_SPACE = """\
 # benchmarks/run_all.py: cost-only keys, {n} points
 strategy: grid
 parameters:
-  pim.adc_bits: {{start: 2, stop: 10, step: 1}}
-  pim.rows_per_read: [16, 32, 64, 128]
-  pim.e_cell_j: {{start: 1.0e-16, stop: 1.0e-15, num: 25}}
-  memory.dram_j_per_bit: {{start: 5.0e-12, stop: 4.0e-11, num: {dram}}}
+  ops.int_add_8b_j: {{start: 0.02e-12, stop: 0.04e-12, num: 5}}
+  tech.clock_hz: {{start: 2.0e+8, stop: 1.0e+9, num: 5}}
+  memory.dram_j_per_bit: {{start: 5.0e-12, stop: 4.0e-11, num: 10}}
+  pim.adc_bits: {{start: 4, stop: 8, step: 1}}
+  pim.e_cell_j: {{start: 1.0e-16, stop: 1.0e-15, num: {cells}}}
 """
-SPACE_BIG = 22_500
-SPACE_SMALL = 1_800
+SPACE_BIG = 25_000
+SPACE_SMALL = 2_500
 
 
 def log(msg: str) -> None:
@@ -122,9 +125,9 @@ def goal_sweep(src: Source, samples: int, runs: int) -> list[Row]:
     log(f"[2] pimsim sweep, {SPACE_BIG:,} cost-only points, --jobs 1")
     trace = synthetic_trace(src, samples, log=log)
     spaces, outs, cmds = {}, {}, {}
-    for n, dram in ((SPACE_BIG, 25), (SPACE_SMALL, 2)):
+    for n, cells in ((SPACE_BIG, 20), (SPACE_SMALL, 2)):
         spaces[n] = CACHE / f"sweep_cost_{n}.yaml"
-        spaces[n].write_text(COST_SPACE.format(n=f"{n:,}", dram=dram))
+        spaces[n].write_text(COST_SPACE.format(n=f"{n:,}", cells=cells))
         outs[n] = CACHE / f"sweep_cost_{n}.csv"
         cmds[n] = src.pimsim("sweep", "--hw", src.hw(), "--trace", str(trace),
                              "--space", str(spaces[n]), "--out", str(outs[n]), "--overwrite",
@@ -187,15 +190,17 @@ def zigzag_python() -> str | None:
                   sys.executable]
     for py in candidates:
         if py and Path(py).exists():
-            ok = subprocess.run([py, "-c", "import zigzag.api"], capture_output=True)
+            ok = subprocess.run([py, "-c", "import zigzag.api"], capture_output=True,
+                                check=False)
             if ok.returncode == 0:
                 return py
     return None
 
 
 def zigzag_version(py: str) -> str:
-    r = subprocess.run([py, "-c", "from importlib.metadata import version; "
-                        "print(version('zigzag-dse'))"], capture_output=True, text=True)
+    r = subprocess.run([py, "-c", ("from importlib.metadata import version; "
+                        "print(version('zigzag-dse'))")], capture_output=True,
+                       text=True, check=False)
     return r.stdout.strip() or "?"
 
 
