@@ -48,8 +48,8 @@ class Tech(_Strict):
 class Ops(_Strict):
     """Energies of arithmetic at reference widths (Horowitz ISSCC 2014 style) and how they scale.
 
-    Integer add energy is interpolated linearly in bit width through the 8- and 32-bit points
-    (``add_scaling: linear``); integer multiply energy scales with the product of the operand
+    Integer add energy is linear in bit width through the 8- and 32-bit points above 8 bits and
+    proportional to the width below (``add_scaling: linear``; pimsim.models.tech); integer multiply energy scales with the product of the operand
     widths from the 32x32-bit point (``mult_scaling: quadratic``: E = E_32 * a * b / 32^2),
     or linearly in max(a, b) (``linear``), or not at all (``constant``).
     """
@@ -113,6 +113,9 @@ class Memory(_Strict):
     spike_sram_banks: int = Field(default=1, gt=0)
     sram_ports: int = Field(default=1, gt=0, description="read/write ports per SRAM bank")
     sram_word_bits: int = Pos
+    sram_ref_word_bits: int = Field(
+        default=64, gt=0, description="width of the access whose energies sram_ref_read_j "
+        "gives (Horowitz ISSCC 2014: 64-bit accesses)")
     sram_ref_bytes: list[float] = Field(min_length=2)
     sram_ref_read_j: list[float] = Field(min_length=2)
     sram_write_factor: float = Pos
@@ -294,7 +297,7 @@ _NOT_CONSTANT = {
     "memory.spike_sram_bytes", "memory.weight_load_inferences",
     "memory.membrane_sram_banks", "memory.spike_sram_banks", "memory.sram_ports",
     "pim.wordline_ref_cols",
-    "memory.sram_word_bits", "tech.clock_hz", "tech.node_nm", "tech.vdd_v",
+    "memory.sram_word_bits", "memory.sram_ref_word_bits", "tech.clock_hz", "tech.node_nm", "tech.vdd_v",
     "pim.adc_sample_rate_hz", "pim.pulse_period_s",
 }
 

@@ -219,7 +219,7 @@ def test_placement_by_hand(trace, schedule):
 #   weight_sram reads = 18 weights x PT 24 x 6 bits x N x 2 passes = 5184; resident load
 #   108 (DRAM read + weight_sram write); no streamed part.
 #   input reads = CT x passes x N x C_in x sum window x 8 = 2 x 180 x 8 = 2880, spilled share
-#   64/384 = 1/6 -> 2400 from the spike SRAM, 480 from DRAM; image load: 384 DRAM reads, its
+#   64/384 = 1/6 -> 2400 from the spike SRAM, 480 from DRAM; image load: its resident 320 bits read from DRAM, its
 #   resident 320 bits written to the spike SRAM. Output spikes 96 x T = 192, all spilled ->
 #   DRAM writes. step_major: membranes 96 x 8 x 2 = 1536 read and written, spilled share
 #   64/768 = 1/12 -> 128 of each to DRAM, 1408 of each in the membrane SRAM.
@@ -241,7 +241,7 @@ def test_placement_by_hand(trace, schedule):
 TRAFFIC = {
     "tile_major": [
         {"weight_sram": (5184, 108), "membrane_sram": (0, 0), "spike_sram": (2400, 320),
-         "dram": {"weights": 108, "membranes": 0, "spikes": 192, "input": 384 + 480},
+         "dram": {"weights": 108, "membranes": 0, "spikes": 192, "input": 320 + 480},
          "compute": 408, "noc": {"broadcast": 2880, "column": 5184, "unicast": 192},
          "e_compute": 1200 * E_MAC0, "updates": 192},
         {"weight_sram": (252, 648), "membrane_sram": (0, 0), "spike_sram": (0, 48),
@@ -259,7 +259,7 @@ TRAFFIC = {
     ],
     "step_major": [
         {"weight_sram": (5184, 108), "membrane_sram": (1408, 1408), "spike_sram": (2400, 320),
-         "dram": {"weights": 108, "membranes": 256, "spikes": 192, "input": 864},
+         "dram": {"weights": 108, "membranes": 256, "spikes": 192, "input": 800},
          "compute": 408, "noc": {"broadcast": 2880, "column": 5184, "unicast": 192 + 3072},
          "e_compute": 1200 * E_MAC0, "updates": 192},
         {"weight_sram": (252, 648), "membrane_sram": (384, 384), "spike_sram": (0, 48),
@@ -365,7 +365,7 @@ def test_bound_moves_from_weight_sram_to_compute_with_banks(trace):
     assert one.cycles_by_level["compute"] == 72
     assert one.bound == "weight_sram"
     assert one.cycles == pytest.approx(82.6875)
-    assert one.cycles_by_level["dram"] == pytest.approx(1164 / 8000)
+    assert one.cycles_by_level["dram"] == pytest.approx(1100 / 8000)
     many = simulate(cfg_of(memory__weight_sram_banks=4, **over), trace).layers[0]
     assert many.cycles_by_level["weight_sram"] == pytest.approx(5292 / 256)
     assert many.bound == "compute"
@@ -402,7 +402,7 @@ def test_tensors_that_miss_by_one_word(trace):
     assert res.layers[2].dram_bits_by_tensor["weights"] == 640 + 8 * 2  # 8 bits x T
     assert "weights 8 bits" in res.layers[2].warnings[0]
     assert res.layers[0].dram_bits_by_tensor["membranes"] == 2 * 1536 // 12  # 1/12 each way
-    assert res.layers[0].dram_bits_by_tensor["input"] == 384 + 2880 // 6
+    assert res.layers[0].dram_bits_by_tensor["input"] == 320 + 2880 // 6
     assert "membranes 64 bits" in res.layers[0].warnings[0]
 
 
@@ -451,7 +451,7 @@ def test_first_layer_reuse(trace):
     assert tile.ops["macs"] == 600
     assert tile.detail["compute_cycles"] == 228
     assert tile.ops["sram_read_bits"] == 2592 + 1200
-    assert tile.dram_bits_by_tensor["input"] == 384 + 240
+    assert tile.dram_bits_by_tensor["input"] == 320 + 240
     assert tile.energy_breakdown_j["membrane_sram"] == 0
 
 
@@ -526,9 +526,9 @@ def test_pim_bit_serial_by_hand(trace):
     assert c0.dram_bits_by_tensor["weights"] == 108
     # inputs: groups of D = 4 positions (one (d, h) row of w): window 4 x t_h[h] -> per plane
     # 4 x 10, x 3 planes = 120; x 8 bits x 2 passes = 1920, 1/6 spilled: 320 from DRAM, 1600
-    # from the spike SRAM; the image load: 384 DRAM reads, 320 bits written.
+    # from the spike SRAM; the image load: 320 DRAM reads (its resident part), 320 bits written.
     assert c0.dram_bits_by_tensor == {"weights": 108, "membranes": 0, "spikes": 192,
-                                      "input": 384 + 320}
+                                      "input": 320 + 320}
     assert e["spike_sram"] == pytest.approx(1600 * E_R + 320 * E_W)
     assert e["weight_sram"] == 0
     noc = (1920 * l_pim(4, 16, 16, 2) + 192 * L_UNI) * WIRE
@@ -539,7 +539,7 @@ def test_pim_bit_serial_by_hand(trace):
     assert c0.cycles_by_level["pim"] == pytest.approx(3072)
     assert c0.cycles_by_level["compute"] == 48  # 24 position tiles x T = 2 update cycles
     assert c0.cycles_by_level["spike_sram"] == pytest.approx((1600 + 320) / 64)
-    assert c0.cycles_by_level["dram"] == pytest.approx((108 + 704 + 192) / 8)
+    assert c0.cycles_by_level["dram"] == pytest.approx((108 + 640 + 192) / 8)
     assert c0.bound == "pim"
     assert e["neuron_update"] == pytest.approx(192 * E_UPD)
     assert e["compute"] == 0
@@ -571,7 +571,7 @@ def test_pim_dac_pulse_count_multiplexed_by_hand(trace):
     # inputs: D = 1 -> each position reads its receptive field, 300 pixels x 8 bits x 2 = 4800;
     # 800 from DRAM
     assert c0.dram_bits_by_tensor == {"weights": 216, "membranes": 0, "spikes": 192,
-                                      "input": 384 + 800}
+                                      "input": 320 + 800}
     assert e["noc"] == pytest.approx((4800 * l_pim(4, 4, 4, 2) + 192 * L_UNI) * WIRE)
     # t_analog = (2^2 - 1) x 1 ns = 3 ns, t_conv = 8 ns -> 8 ns (pipelined), 11 ns (not);
     # t_pim = 48 x 2 passes x 2 swaps x 1 x 4 phases x t_read
@@ -615,7 +615,7 @@ def test_pim_read_time_override_and_reuse(trace):
     assert r.energy_breakdown_j["pim_cell"] == pytest.approx(94 * 6 * FJ)
     assert r.cycles_by_level["pim"] == pytest.approx(3072 / 2)
     # inputs 120 x 8 x 1 pass = 960, 1/6 = 160 from DRAM; weights still loaded once (D = 4)
-    assert r.dram_bits_by_tensor["input"] == 384 + 160
+    assert r.dram_bits_by_tensor["input"] == 320 + 160
     assert r.energy_breakdown_j["pim_weight_write"] == pytest.approx(108 * 4 * E_W)
 
 
@@ -644,9 +644,6 @@ def test_pim_fixed_macro_refuses_a_layer_it_cannot_hold(trace):
         simulate(_pim_cfg(pim__max_weight_bits=4), trace)
 
 
-@pytest.mark.xfail(strict=True, reason="pim doc: 'plus the DRAM read of the weights, per "
-                   "load': the code reads the padded cell bits K x C_out S x bits_per_cell "
-                   "(144) from DRAM, not the K x C_out x weight_bits = 108 weight bits")
 def test_pim_dram_reads_the_weights_not_the_padded_cells(trace):
     # 4-bit cells, 6-bit weights: S = ceil(6/4) = 2 slices, cells 9 x 4 x 4 = 144 bits
     c0 = simulate(_pim_cfg(pim__bits_per_cell=4), trace).layers[0]
@@ -654,9 +651,6 @@ def test_pim_dram_reads_the_weights_not_the_padded_cells(trace):
     assert c0.dram_bits_by_tensor["weights"] == 9 * 2 * 6
 
 
-@pytest.mark.xfail(strict=True, reason="pim.adc_fit divides by the cell pitch: a config with "
-                   "area.pim_cell_m2 = 0 (allowed, ge=0) gives a divide-by-zero warning and an "
-                   "'inf um' ADC-strip warning line")
 def test_pim_zero_cell_area_is_harmless(trace):
     import warnings
 

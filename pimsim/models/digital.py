@@ -37,8 +37,8 @@ Dense layer (output-stationary MACs; the analog first layer at ``passes`` = T, o
 * inputs: each (ct, pt, pass) reads its input window once, C_in x |window(pt)| x b_in bits
   (as a spiking layer reads its window bitmap), and broadcasts it to the array, where every
   PE row takes its taps: CT x passes x N x C_in x sum_pt |window(pt)| x b_in bits read and
-  broadcast; the first layer's image is read from DRAM once per inference (in_size x b_in)
-  into the spike SRAM (its ``input`` tensor);
+  broadcast; the first layer's image (in_size x b_in, the ``input`` tensor) is read from DRAM
+  once per inference into the spike SRAM, its spilled part read from DRAM at every use;
 * with reuse the constant current stays in the PEs (tile_major) or is written once and read
   at every step from the membrane SRAM (step_major).
 """
@@ -197,14 +197,16 @@ def dense_traffic(spec: LayerSpec, dense: LayerActivity, cfg: Any, ctx: LayerCon
     split_read(tr, "spike_sram", tensor, in_reads, share(pl.in_spilled, pl.in_total))
     if ctx.index == 0:
         image_load(tr, ctx)
-    return tr, {"broadcast": in_reads, "column": w_reads}, macs
+    # conv: a weight serves the R positions of its PE column; linear: every PE its own weights
+    return tr, {"broadcast": in_reads,
+                ("unicast" if spec.kind == "linear" else "column"): w_reads}, macs
 
 
 def image_load(tr: Traffic, ctx: LayerContext) -> None:
-    """The first layer's image: read from DRAM once per inference, its resident part written
-    into the spike SRAM."""
+    """The first layer's image: its resident part is read from DRAM once per inference and
+    written into the spike SRAM; the spilled part stays in DRAM and is read at every use."""
     pl = ctx.placement
-    tr.read("dram", "input", pl.in_total * ctx.n)
+    tr.read("dram", "input", pl.in_resident * ctx.n)
     tr.write("spike_sram", "input", pl.in_resident * ctx.n)
 
 

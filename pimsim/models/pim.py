@@ -148,7 +148,8 @@ def adc_fit(cfg: Any) -> tuple[Num, Num]:
     s = area.scale(cfg)
     pitch = np.sqrt(cfg.area.pim_cell_m2 * s)
     n_adc = ceil_div(p.cols, p.cols_per_adc)
-    return n_adc * adc.adc_area_m2(cfg) / (p.cols * pitch), p.rows * pitch
+    width = np.where(pitch > 0, p.cols * pitch, np.inf)  # no cell area: nothing to fit
+    return n_adc * adc.adc_area_m2(cfg) / width, p.rows * pitch
 
 
 def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg: Any,
@@ -187,7 +188,7 @@ def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg
         "neuron_update": neuron_energy(cfg, spec.out_size * t * n),
     }
     tr = Traffic()
-    tr.read("dram", "weights", cells * loads)
+    tr.read("dram", "weights", spec.out_channels * spec.fan_in * spec.weight_bits * loads)
     image_load(tr, ctx)
     in_reads = window_bits(spec, geo["copies"]) * ctx.input_bits * n * passes
     split_read(tr, "spike_sram", "input", in_reads, share(pl.in_spilled, pl.in_total))
@@ -206,9 +207,9 @@ def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg
                "array_utilisation": cells * geo["copies"]
                / (geo["swaps"] * p.num_arrays * p.rows * p.cols * p.bits_per_cell)}
     strip, height = adc_fit(cfg)
-    mapping["adc_strip_over_array_height"] = strip / height
+    mapping["adc_strip_over_array_height"] = strip / np.where(height > 0, height, np.inf)
     notes = []
-    if np.ndim(strip) == 0 and strip > height:
+    if np.ndim(strip) == 0 and height > 0 and strip > height:
         notes.append(f"{spec.name}: the {ceil_div(p.cols, p.cols_per_adc)} ADCs of an array "
                      f"need a {strip * 1e6:.0f} um strip under its {height * 1e6:.0f} um: "
                      "the ADC area model does not fit the column pitch")

@@ -14,7 +14,8 @@ exactly:
   ``linear``: E32x32 max(a, b) / 32; ``constant``: E32x32.
 * SRAM access: log-log interpolation in capacity between reference points (Horowitz: 8 KB
   10 pJ, 32 KB 20 pJ, 1 MB 100 pJ per 64-bit access), extrapolated with the end slopes; the
-  energy per bit is E_word / word bits.
+  energy per bit is E_ref / ``memory.sram_ref_word_bits`` (the width of the reference access,
+  64 bits for Horowitz's points), whatever the buffer's own word width.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ def add_energy_j(ops: Any, bits: Num) -> Num:
     if ops.add_scaling == "constant":
         return ops.int_add_32b_j + 0.0 * np.asarray(bits)
     b = np.asarray(bits, dtype=float)
-    line = ops.int_add_8b_j + (ops.int_add_32b_j - ops.int_add_8b_j) * (b - 8.0) / 24.0
+    # from the nearer point, so that both published points come out exactly
+    span = ops.int_add_32b_j - ops.int_add_8b_j
+    line = np.where(b <= 20, ops.int_add_8b_j + span * (b - 8.0) / 24.0,
+                    ops.int_add_32b_j - span * (32.0 - b) / 24.0)
     return np.where(b >= 8, line, ops.int_add_8b_j * b / 8.0)
 
 
@@ -72,6 +76,8 @@ def sram_energy_per_bit_j(mem: Any, capacity_bytes: Num, *, write: bool = False)
     x = np.log(np.maximum(np.asarray(capacity_bytes, dtype=float), 1.0))
     i = np.clip(np.searchsorted(xs, x, side="right") - 1, 0, len(xs) - 2)
     slope = (ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i])
-    e_word = np.exp(ys[i] + slope * (x - xs[i]))
-    e_bit = e_word / mem.sram_word_bits
+    # E_j x (S / S_j)^slope from the nearer end j of the segment: exact at every reference
+    j = np.where(x - xs[i] <= xs[i + 1] - x, i, i + 1)
+    e_word = np.asarray(mem.sram_ref_read_j, dtype=float)[j] * np.exp(slope * (x - xs[j]))
+    e_bit = e_word / mem.sram_ref_word_bits
     return e_bit * (mem.sram_write_factor if write else 1.0)
