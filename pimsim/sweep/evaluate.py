@@ -245,7 +245,7 @@ class BatchEvaluator:
         differ: set[tuple[str, str]] = set()
         for cfg in configs[1:]:
             for section in type(first).model_fields:
-                if section == "sources":  # citations (an override's names its value)
+                if section == "sources":  # citations (an override's source quotes its value)
                     continue
                 a, b = getattr(first, section), getattr(cfg, section)
                 if a == b:
