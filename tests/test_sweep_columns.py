@@ -194,12 +194,7 @@ def _variants():
 
 #: (variant, key) whose columns a model function does not broadcast over yet, with where
 #: (the sweep costs those points one at a time; a fix removes the entry)
-NOT_BROADCAST = {
-    ("45nm_pim", "pim.rows"): "pim.py cost_pim_layer: strip > height with height a column",
-    ("bit-serial walden step_major", "pim.rows"): "as above",
-    ("bit-serial walden step_major", "digital.membrane_bits"):
-        "memory.py resident_split: int(size) of a column (step_major membranes)",
-}
+NOT_BROADCAST: dict[tuple[str, str], str] = {}
 
 
 @pytest.mark.parametrize(("name", "base"), list(_variants()))

@@ -4,6 +4,7 @@ Each model takes a layer, its activity statistics and a config, and returns a
 :class:`~pimsim.models.base.LayerCost` (events, cycles, energy by component).
 """
 
-#: Version of the cost equations; part of every sweep fingerprint and statistics cache key,
-#: so a model change is never masked by stale results.
+#: Version of the cost equations; part of every sweep fingerprint (the statistics cache is
+#: keyed by pimsim.activity.STATS_VERSION and the pimsim version), so a model change is never
+#: masked by stale results.
 COST_MODEL_VERSION = 2

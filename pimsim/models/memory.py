@@ -99,15 +99,27 @@ def resident_split(sizes_bits: list[Num], capacity_bits: Num, word_bits: Num) ->
     In that order: resident_i = min(size_i, W x min(words_i, free words)); free words shrink
     by the words taken. The excess size_i - resident_i spills to DRAM.
     """
-    free = np.asarray(capacity_bits) // word_bits
-    out: list[Num] = [0] * len(sizes_bits)
-    order = sorted(range(len(sizes_bits)), key=lambda i: (int(sizes_bits[i]), i))
-    for i in order:
-        size = sizes_bits[i]
-        take = np.minimum(words(size, word_bits), free)
+    if not sizes_bits:
+        return []
+    scalar = all(np.ndim(x) == 0 for x in (*sizes_bits, capacity_bits, word_bits))
+    shape = np.broadcast(*[np.asarray(x) for x in (*sizes_bits, capacity_bits, word_bits)]).shape
+    sizes = np.stack([np.broadcast_to(np.asarray(x, dtype=np.int64), shape).reshape(-1)
+                      for x in sizes_bits])                 # (tensors, points)
+    points = sizes.shape[1]
+    free = np.broadcast_to(np.asarray(capacity_bits) // word_bits, (points,)).astype(np.int64)
+    w = np.broadcast_to(np.asarray(word_bits, dtype=np.int64), (points,))
+    order = np.argsort(sizes, axis=0, kind="stable")        # smallest first, ties in order
+    cols = np.arange(points)
+    out = np.zeros_like(sizes)
+    for rank in range(sizes.shape[0]):
+        idx = order[rank]
+        size = sizes[idx, cols]
+        take = np.minimum(-(-size // w), free)
         free = free - take
-        out[i] = np.minimum(np.asarray(size), take * word_bits)
-    return out
+        out[idx, cols] = np.minimum(size, take * w)
+    if scalar:
+        return [int(v) for v in out[:, 0]]
+    return list(out)
 
 
 @dataclass

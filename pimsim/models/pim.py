@@ -209,7 +209,7 @@ def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg
     strip, height = adc_fit(cfg)
     mapping["adc_strip_over_array_height"] = strip / np.where(height > 0, height, np.inf)
     notes = []
-    if np.ndim(strip) == 0 and height > 0 and strip > height:
+    if np.ndim(strip) == 0 and np.ndim(height) == 0 and height > 0 and strip > height:
         notes.append(f"{spec.name}: the {ceil_div(p.cols, p.cols_per_adc)} ADCs of an array "
                      f"need a {strip * 1e6:.0f} um strip under its {height * 1e6:.0f} um: "
                      "the ADC area model does not fit the column pitch")
