@@ -185,8 +185,9 @@ def _evaluated(output: str) -> int | None:
 
 # ----------------------------------------------------------------------------- goal 3
 def zigzag_python() -> str | None:
-    """An interpreter that imports zigzag: $ZIGZAG_PYTHON, benchmarks/.zigzag-venv, or ours."""
-    candidates = [os.environ.get("ZIGZAG_PYTHON"), str(BENCH / ".zigzag-venv" / "bin" / "python"),
+    """An interpreter that imports zigzag: $ZIGZAG_PYTHON, ~/.cache/pimsim/zigzag-venv, or ours."""
+    venv = Path.home() / ".cache" / "pimsim" / "zigzag-venv"  # outside the checkout
+    candidates = [os.environ.get("ZIGZAG_PYTHON"), str(venv / "bin" / "python"),
                   sys.executable]
     for py in candidates:
         if py and Path(py).exists():

@@ -5,8 +5,8 @@ Two commands, run by two different interpreters:
     # pimsim's environment: the layers of a trace (pimsim.trace) -> a ZigZag workload YAML
     .venv/bin/python benchmarks/zigzag_hybridsn.py workload TRACE.npz OUT.yaml [--batch N]
 
-    # ZigZag's environment (benchmarks/.zigzag-venv): the timed process of benchmarks/run_all.py
-    benchmarks/.zigzag-venv/bin/python benchmarks/zigzag_hybridsn.py evaluate WORKLOAD.yaml \
+    # ZigZag's environment (~/.cache/pimsim/zigzag-venv): the timed process of benchmarks/run_all.py
+    ~/.cache/pimsim/zigzag-venv/bin/python benchmarks/zigzag_hybridsn.py evaluate WORKLOAD.yaml \
         [--accelerator benchmarks/zigzag/accelerator_45nm.yaml] [--mapping benchmarks/zigzag/mapping.yaml]
 
 The workload is the dense equivalent of the SNN: every layer of the trace (conv3d, conv2d,

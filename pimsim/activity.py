@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -227,9 +228,14 @@ class LayerActivity:
     active_rows: int
     active_rows_per_step: int
 
-    def tile_cycles(self, lanes: int) -> int:
-        """sum over (n, t, tile) of ceil(max load / lanes)."""
-        return int(np.sum(self.tile_max_counts * -(-self.tile_max_values // lanes)))
+    def tile_cycles(self, lanes: Any) -> Any:
+        """sum over (n, t, tile) of ceil(max load / lanes), for a lane count (int) or a
+        column of them (an array of one sum per point)."""
+        lanes = np.asarray(lanes)
+        vals, counts = self.tile_max_values, self.tile_max_counts
+        if lanes.ndim == 0:
+            return int(np.sum(counts * -(-vals // int(lanes))))
+        return np.sum(counts[:, None] * -(-vals[:, None] // lanes[None, :]), axis=0)
 
 
 def _geometry(spec: LayerSpec) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...],

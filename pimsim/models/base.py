@@ -76,23 +76,19 @@ def static_power_w(cfg: Any, *, with_pim: bool) -> Num:
     return p
 
 
+def ceil_div(a: Num, b: Num) -> Num:
+    """ceil(a / b) for integers (or integer arrays)."""
+    return -(-a // b)
+
+
 def bound_of(cycles_by_level: dict[str, Num]) -> tuple[Num, Num]:
     """(max cycles, name of the resource that needs them); arrays give arrays of names."""
     names = list(cycles_by_level)
-    stacked = np.stack([np.broadcast_to(np.asarray(v, dtype=float), np.broadcast(
-        *[np.asarray(x) for x in cycles_by_level.values()]).shape)
-        for v in cycles_by_level.values()])
+    stacked = np.stack(np.broadcast_arrays(*[np.asarray(v, dtype=float)
+                                             for v in cycles_by_level.values()]))
     idx = np.argmax(stacked, axis=0)
     cycles = np.max(stacked, axis=0)
     if np.ndim(idx) == 0:
         return float(cycles), names[int(idx)]
     return cycles, np.array(names, dtype=object)[idx]
 
-
-def ceil_div(a: Num, b: Num) -> Num:
-    return -(-a // b)
-
-
-def prod(xs) -> int:  # type: ignore[no-untyped-def]
-    import math
-    return int(math.prod(xs))

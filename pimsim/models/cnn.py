@@ -19,7 +19,7 @@ from typing import Any
 
 from pimsim.activity import LayerActivity
 from pimsim.models import tech
-from pimsim.models.digital import dense_traffic, mapping_of, tile_cycles
+from pimsim.models.digital import dense_traffic, mapping_of
 from pimsim.models.layer import LayerContext, assemble, share, split_write
 from pimsim.models.schedule import channel_tiles, position_tiles
 from pimsim.trace import LayerSpec
@@ -56,7 +56,7 @@ def cost_cnn_layer(spec: LayerSpec, dense: LayerActivity, cfg: Any, ctx: LayerCo
         split_write(tr, "spike_sram", "spikes", out_bits, share(pl.out_spilled, pl.out_total))
     delivery["unicast"] = out_bits
     ct, pt = channel_tiles(spec, cfg), position_tiles(spec, cfg)
-    compute = ct * tile_cycles(dense, d.mac_lanes) * n + ct * pt * d.neuron_update_cycles * n
+    compute = ct * dense.tile_cycles(d.mac_lanes) * n + ct * pt * d.neuron_update_cycles * n
     e_act = (spec.out_size * n * tech.add_energy_j(cfg.ops, cfg.cnn.accumulator_bits)
              if cfg.accounting.neuron_updates else 0.0)
     return assemble(name=spec.name, engine="digital", cfg=cfg, ctx=ctx, traffic=tr,

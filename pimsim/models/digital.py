@@ -60,15 +60,6 @@ from pimsim.trace import LayerSpec
 Num = Any
 
 
-def tile_cycles(act: LayerActivity, lanes: Num) -> Num:
-    """sum over (n, t, tile) of ceil(max load / lanes), for a lane count or a column of them."""
-    lanes = np.asarray(lanes)
-    vals, counts = act.tile_max_values, act.tile_max_counts
-    if lanes.ndim == 0:
-        return int(np.sum(counts * -(-vals // int(lanes))))
-    return np.sum(counts[:, None] * -(-vals[:, None] // lanes[None, :]), axis=0)
-
-
 def window_bits(spec: LayerSpec, group: Num) -> Num:
     """C_in x sum over position groups of |window| for groups of ``group`` consecutive output
     positions (:func:`pimsim.activity.tile_windows`); ``group`` may be a column."""
@@ -170,7 +161,7 @@ def cost_spiking_layer(spec: LayerSpec, act: LayerActivity, cfg: Any, ctx: Layer
                                 "unicast": acs * spec.weight_bits}
     output_and_membranes(tr, spec, cfg, ctx, spec.out_size, delivery)
     updates = spec.out_size * t * n
-    compute = ct * tile_cycles(act, d.lanes) + ct * pt * d.neuron_update_cycles * t * n
+    compute = ct * act.tile_cycles(d.lanes) + ct * pt * d.neuron_update_cycles * t * n
     energy = {"compute": acs * tech.add_energy_j(cfg.ops, d.membrane_bits),
               "neuron_update": neuron_energy(cfg, updates)}
     return assemble(name=spec.name, engine="digital", cfg=cfg, ctx=ctx, traffic=tr,
@@ -221,7 +212,7 @@ def cost_analog_layer(spec: LayerSpec, dense: LayerActivity, cfg: Any, ctx: Laye
     output_and_membranes(tr, spec, cfg, ctx, spec.out_size, delivery)
     ct, pt = channel_tiles(spec, cfg), position_tiles(spec, cfg)
     updates = spec.out_size * t * n
-    compute = (ct * tile_cycles(dense, d.mac_lanes) * n * passes
+    compute = (ct * dense.tile_cycles(d.mac_lanes) * n * passes
                + ct * pt * d.neuron_update_cycles * t * n)
     e_mac = tech.int_mac_energy_j(cfg.ops, ctx.input_bits, spec.weight_bits, d.membrane_bits)
     energy = {"compute": macs * e_mac, "neuron_update": neuron_energy(cfg, updates)}

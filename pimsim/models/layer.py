@@ -22,7 +22,7 @@ import numpy as np
 
 from pimsim.models import noc
 from pimsim.models.base import COMPONENTS, OP_KEYS, LayerCost, bound_of, static_power_w
-from pimsim.models.memory import TENSORS, Traffic, hierarchy
+from pimsim.models.memory import Traffic, hierarchy
 from pimsim.models.schedule import Placement
 
 Num = Any
@@ -108,7 +108,6 @@ def assemble(*, name: str, engine: str, cfg: Any, ctx: LayerContext, traffic: Tr
     all_ops["sram_write_bits"] = as_int(traffic.sram_bits("write"))
     all_ops["dram_bits"] = as_int(traffic.bits("dram"))
     by_tensor = {t: as_int(v) for t, v in traffic.dram_by_tensor().items()}
-    assert set(by_tensor) == set(TENSORS)
     return LayerCost(name=name, engine=engine, cycles=cycles, delay_s=delay, ops=all_ops,
                      energy_breakdown_j=breakdown, dram_bits_by_tensor=by_tensor,
                      cycles_by_level=cycles_by_level, bound=bound, mapping=mapping or {},

@@ -56,6 +56,7 @@ import numpy as np
 
 from pimsim.activity import LayerActivity, PimActivity
 from pimsim.models import adc, area, tech
+from pimsim.models.base import ceil_div
 from pimsim.models.digital import (
     image_load,
     neuron_energy,
@@ -65,7 +66,7 @@ from pimsim.models.digital import (
 )
 from pimsim.models.layer import LayerContext, assemble, share, split_read
 from pimsim.models.memory import Traffic
-from pimsim.models.schedule import ceil_div, channel_tiles, position_tiles
+from pimsim.models.schedule import channel_tiles, position_tiles
 from pimsim.trace import LayerSpec
 
 Num = Any
@@ -105,8 +106,8 @@ def unmappable(spec: LayerSpec, cfg: Any, geo: dict[str, Num], input_bits: int
     p = cfg.pim
     checks = [
         (spec.weight_bits > np.asarray(p.max_weight_bits),
-         f"layer {spec.name} has {spec.weight_bits}-bit weights but the PIM macro supports at "
-         f"most pim.max_weight_bits={p.max_weight_bits}",
+         (f"layer {spec.name} has {spec.weight_bits}-bit weights but the PIM macro supports "
+          f"at most pim.max_weight_bits={p.max_weight_bits}"),
          f"meta.layers[0].weight_bits ({spec.name})"),
         (input_bits > np.asarray(p.max_input_bits),
          f"the trace's {input_bits}-bit input exceeds pim.max_input_bits={p.max_input_bits}",
@@ -114,9 +115,9 @@ def unmappable(spec: LayerSpec, cfg: Any, geo: dict[str, Num], input_bits: int
     ]
     if not p.allow_multiplex:
         checks.append((np.asarray(geo["arrays"]) > p.num_arrays,
-                       f"layer {spec.name} needs {geo['arrays']} arrays of {p.rows}x{p.cols} "
-                       f"({geo['k_rows']} rows x {geo['cols_used']} columns) but the macro has "
-                       f"pim.num_arrays={p.num_arrays} and pim.allow_multiplex is false",
+                       (f"layer {spec.name} needs {geo['arrays']} arrays of {p.rows}x{p.cols} "
+                        f"({geo['k_rows']} rows x {geo['cols_used']} columns) but the macro has "
+                        f"pim.num_arrays={p.num_arrays} and pim.allow_multiplex is false"),
                        "pim.num_arrays"))
     bad = np.zeros(np.shape(geo["arrays"]), bool)
     for mask, _, _ in checks:

@@ -54,16 +54,12 @@ from typing import Any
 
 import numpy as np
 
+from pimsim.models.base import ceil_div
 from pimsim.models.memory import resident_split, sram_level
 from pimsim.trace import LayerSpec
 
 Num = Any
 SCHEDULES = ("tile_major", "step_major")
-
-
-def ceil_div(a: Num, b: Num) -> Num:
-    """ceil(a / b) for integers (or integer arrays)."""
-    return -(-a // b)
 
 
 def channel_tiles(spec: LayerSpec, cfg: Any) -> Num:
