@@ -1,6 +1,7 @@
 """Hardware configuration: YAML files validated by a pydantic schema.
 
-A config may ``extends:`` another YAML file (path relative to the extending file) and override
+A config may ``extends:`` another YAML file (a path relative to the extending file, else a
+shipped config's name, :mod:`pimsim.shipped`) and override
 any key; ``--set a.b.c=value`` overrides are applied last. Unknown keys are rejected. Every
 physical constant must carry a source: the ``sources`` table maps dotted keys (or a section
 prefix such as ``ops``) to a citation; :func:`load_config` checks that every constant is
@@ -314,17 +315,37 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _read_text(file: str) -> str:
+    """A config file's text; binary input (a trace, junk) is a one-line error."""
+    try:
+        with open(file, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
+    if raw[:4] == b"PK\x03\x04":
+        raise ConfigError("expected a YAML hardware config, got a zip/npz archive (a trace? "
+                          "give it to --trace)", file=file)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"expected a UTF-8 YAML text file, got binary data (byte "
+                          f"{exc.start} is not UTF-8)", file=file) from None
+
+
 def read_yaml(path: str | os.PathLike[str], _seen: tuple[str, ...] = ()) -> dict[str, Any]:
-    """Read a config YAML, resolving ``extends:`` recursively (cycles are errors)."""
-    file = str(path)
-    if not os.path.isfile(file):
-        raise ConfigError("file not found", file=file)
+    """Read a config YAML, resolving ``extends:`` recursively (cycles are errors).
+
+    ``path`` and each ``extends:`` resolve as a path first (``extends:`` relative to the
+    extending file), then as a shipped config name (:mod:`pimsim.shipped`)."""
+    from pimsim.shipped import resolve_config
+
+    file = resolve_config(path) if not _seen else str(path)
     real = os.path.realpath(file)
     if real in _seen:
         raise ConfigError("circular extends", file=file, key="extends")
+    text = _read_text(file)
     try:
-        with open(file, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "yaml"
@@ -338,7 +359,12 @@ def read_yaml(path: str | os.PathLike[str], _seen: tuple[str, ...] = ()) -> dict
     if parent is not None:
         if not isinstance(parent, str):
             raise ConfigError("expected a path to another YAML file", file=file, key="extends")
-        parent_path = Path(file).parent / parent
+        try:
+            parent_path = resolve_config(parent, relative_to=Path(file).parent)
+        except ConfigError:
+            raise ConfigError(f"{parent!r} is neither a file beside this one nor a shipped "
+                              "config (`pimsim configs` lists them)", file=file,
+                              key="extends") from None
         data = _deep_merge(read_yaml(parent_path, (*_seen, real)), data)
     return data
 
@@ -498,7 +524,9 @@ def load_config(
     path: str | os.PathLike[str], overrides: dict[str, Any] | None = None
 ) -> HardwareConfig:
     """Load a hardware YAML (with ``extends:``), apply dotted overrides, validate."""
-    file = str(path)
+    from pimsim.shipped import resolve_config
+
+    file = resolve_config(path)
     data = read_yaml(file)
     if overrides:
         data = apply_overrides(data, overrides, file=file)
