@@ -36,11 +36,9 @@ class ShippedFile:
 
 
 def _candidates(name: str, folder: Path) -> list[Path]:
-    text = name.replace("\\", "/")
-    if text.startswith(_PREFIX):
-        text = text[len(_PREFIX):]
-    if folder == SPACE_DIR and text.startswith("sweeps/"):
-        text = text[len("sweeps/"):]
+    text = name.replace("\\", "/").removeprefix(_PREFIX)
+    if folder == SPACE_DIR:
+        text = text.removeprefix("sweeps/")
     stems = [text] if text.endswith((".yaml", ".yml")) else [text + ".yaml", text]
     return [folder / s for s in stems]
 
