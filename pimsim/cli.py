@@ -7,8 +7,9 @@ and exits with status 2 (no traceback).
 from __future__ import annotations
 
 import importlib
-import json
+import re
 import sys
+from typing import Any
 
 import click
 import numpy as np
@@ -36,22 +37,27 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--hw", required=True, type=click.Path(dir_okay=False), help="hardware YAML")
+@click.option("--hw", required=True, type=click.Path(dir_okay=False),
+              help="hardware YAML, or a shipped config's name (pimsim configs)")
 @click.option("--trace", "trace_path", required=True, type=click.Path(dir_okay=False),
               help="trace .npz (format v1)")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False), help="write JSON here")
 @click.option("--csv", "csv_out", type=click.Path(dir_okay=False),
               help="write the per-layer table as CSV here")
+@click.option("--wide", is_flag=True,
+              help="every energy component and op count in its own column (wider than 120)")
 def run(hw: str, trace_path: str, sets: tuple[str, ...], json_out: str | None,
-        csv_out: str | None) -> None:
-    """Simulate a trace on a hardware config: per-layer table and per-inference totals."""
+        csv_out: str | None, wide: bool) -> None:
+    """Simulate a trace on a hardware config: per-layer table and per-inference totals.
+
+    HW is a YAML path or a shipped config's name (`pimsim configs` lists them)."""
     from pimsim.api import simulate
     from pimsim.report import run_table, write_csv, write_json
 
     cfg, trace = _load(hw, trace_path, sets)
     result = simulate(cfg, trace)
-    click.echo(run_table(result))
+    click.echo(run_table(result, wide=wide))
     if json_out:
         write_json(json_out, result.to_json())
     if csv_out:
@@ -59,8 +65,10 @@ def run(hw: str, trace_path: str, sets: tuple[str, ...], json_out: str | None,
 
 
 @cli.command()
-@click.option("--hw", required=True, type=click.Path(dir_okay=False))
-@click.option("--trace", "trace_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--hw", required=True, type=click.Path(dir_okay=False),
+              help="hardware YAML, or a shipped config's name (pimsim configs)")
+@click.option("--trace", "trace_path", required=True, type=click.Path(dir_okay=False),
+              help="trace .npz (format v1)")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False))
 def compare(hw: str, trace_path: str, sets: tuple[str, ...], json_out: str | None) -> None:
@@ -75,6 +83,74 @@ def compare(hw: str, trace_path: str, sets: tuple[str, ...], json_out: str | Non
         write_json(json_out, comp.to_json())
 
 
+@cli.command("configs")
+@click.option("--spaces", is_flag=True, help="list the shipped sweep spaces instead")
+def configs_cmd(spaces: bool) -> None:
+    """List the shipped hardware configs (or sweep spaces) with their descriptions.
+
+    Each NAME can be given to --hw (or --space, extends:) from any folder."""
+    from pimsim.shipped import CONFIG_DIR, SPACE_DIR, shipped_configs, shipped_spaces
+
+    items = shipped_spaces() if spaces else shipped_configs()
+    folder = SPACE_DIR if spaces else CONFIG_DIR
+    width = max(len(f.name) for f in items)
+    click.echo(f"shipped {'sweep spaces' if spaces else 'hardware configs'} ({folder}):")
+    for f in items:
+        text = f.description
+        first = re.split(r"(?<!\bal)\.\s+(?=[A-Z(])", text)[0].rstrip(".")
+        if len(first) > 118 - width:
+            first = first[:115 - width].rstrip() + "..."
+        click.echo(f"  {f.name.ljust(width)}  {first}")
+    other = "pimsim configs" if spaces else "pimsim configs --spaces"
+    click.echo(f"(`pimsim config show NAME` prints one resolved; `{other}` lists the "
+               f"{'configs' if spaces else 'sweep spaces'})")
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Show a resolved hardware config, or what differs between two."""
+
+
+@config_group.command("show")
+@click.argument("hw")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
+def config_show(hw: str, sets: tuple[str, ...]) -> None:
+    """Print HW (a path or a shipped name) as resolved YAML with its sources: extends:,
+    --set and technology scaling applied. The output loads as a config of its own."""
+    from pimsim.config import load_config, parse_set_options
+    from pimsim.config_view import resolved_yaml
+    from pimsim.shipped import resolve_config
+
+    overrides = parse_set_options(sets, file=hw)
+    cfg = load_config(hw, overrides)
+    click.echo(resolved_yaml(cfg, origin=resolve_config(hw), overrides=overrides), nl=False)
+
+
+@config_group.command("diff")
+@click.argument("hw_a")
+@click.argument("hw_b")
+@click.option("--sources", "with_sources", is_flag=True, help="compare the sources too")
+def config_diff_cmd(hw_a: str, hw_b: str, with_sources: bool) -> None:
+    """Print every key whose resolved value differs between HW_A and HW_B."""
+    from pimsim.config import load_config
+    from pimsim.config_view import config_diff
+
+    rows = config_diff(load_config(hw_a), load_config(hw_b), sources=with_sources)
+    if not rows:
+        click.echo(f"{hw_a} and {hw_b} resolve to the same values")
+        return
+    kw = max(len(k) for k, _, _ in rows)
+    va = max(len(hw_a), *(len(repr(a)) for _, a, _ in rows if len(repr(a)) <= 40))
+    click.echo(f"{'key'.ljust(kw)}  {hw_a.ljust(va)}  {hw_b}")
+    for key, a, b in rows:
+        click.echo(f"{key.ljust(kw)}  {_short(a).ljust(va)}  {_short(b)}")
+
+
+def _short(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 @cli.group()
 def trace() -> None:
     """Inspect, validate, synthesize and replay traces."""
@@ -83,16 +159,22 @@ def trace() -> None:
 @trace.command("info")
 @click.argument("path", type=click.Path(dir_okay=False))
 def trace_info(path: str) -> None:
-    """Layers, shapes, samples, and spike rate per layer and per time step."""
+    """Layers, shapes, samples, provenance, metrics, and spike rate per layer and step."""
     from pimsim.trace import load_trace, spike_rates
 
     tr = load_trace(path)
     m = tr.meta
+    origin = tr.origin
     click.echo(f"{path}: {m['dataset']} / {m['model']}, {tr.num_samples} samples, "
                f"T = {tr.timesteps}, input {tr.input_bits} bits, weights {m['weight_bits']} bits")
-    click.echo(f"provenance: {json.dumps(tr.provenance)}")
+    how = " (inferred: the trace predates the explicit fields)" if origin.inferred else ""
+    click.echo(f"data: {origin.data}, trained network: {'yes' if origin.trained else 'no'}{how}")
+    click.echo("provenance:")
+    click.echo(indented_fields(tr.provenance, indent=2))
     if "metrics" in m:
-        click.echo(f"metrics: {json.dumps(m['metrics'])}")
+        click.echo("metrics:")
+        click.echo(indented_fields(m["metrics"], indent=2))
+    click.echo("layers:")
     rates = spike_rates(tr)
     for spec in tr.layers:
         geo = ""
@@ -106,8 +188,40 @@ def trace_info(path: str) -> None:
             line += (f"\n             input spike rate {r.mean():.4f}  per step: "
                      + " ".join(f"{x:.4f}" for x in r))
         click.echo(line)
-    if tr.is_synthetic:
-        click.echo("SYNTHETIC trace: spikes are not produced by a trained network")
+    if origin.banner():
+        click.echo(origin.banner())
+
+
+def indented_fields(obj: Any, indent: int = 0, width: int = 110) -> str:
+    """Nested mappings as indented ``key: value`` lines; long strings wrapped, short lists and
+    numbers inline (for people; the JSON form is in the trace's meta)."""
+    import textwrap
+
+    pad = " " * indent
+    lines: list[str] = []
+    def scalar(v: Any) -> str:
+        return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+    for key, value in obj.items():
+        if isinstance(value, dict) and value and any(isinstance(v, (dict, list, str))
+                                                     and len(str(v)) > 24
+                                                     for v in value.values()):
+            lines.append(f"{pad}{key}:")
+            lines.append(indented_fields(value, indent + 2, width))
+            continue
+        if isinstance(value, dict):  # short fields on one wrapped line
+            text = ", ".join(f"{k}={scalar(v)}" for k, v in value.items())
+        elif isinstance(value, float):
+            text = f"{value:.6g}"
+        elif isinstance(value, (list, tuple)):
+            text = ", ".join(scalar(v) for v in value)
+        else:
+            text = str(value)
+        first = f"{pad}{key}: "
+        lines.extend(textwrap.wrap(text, width, initial_indent=first,
+                                   subsequent_indent=pad + "    ", break_on_hyphens=False)
+                     or [first.rstrip()])
+    return "\n".join(lines)
 
 
 @trace.command("validate")

@@ -344,6 +344,8 @@ def read_yaml(path: str | os.PathLike[str], _seen: tuple[str, ...] = ()) -> dict
     if real in _seen:
         raise ConfigError("circular extends", file=file, key="extends")
     text = _read_text(file)
+    if not text.strip():
+        raise ConfigError("empty file (expected a YAML hardware config)", file=file)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -24,14 +24,16 @@ def _unit(value: float, units: list[tuple[float, str]]) -> tuple[float, str]:
     return units[-1]
 
 
-def fmt_energy(value_j: float) -> str:
+def fmt_energy(value_j: float, digits: int = 4) -> str:
+    """Energy in the largest unit not above it (fJ ... mJ), ``digits`` significant."""
     scale, name = _unit(value_j, _ENERGY_UNITS)
-    return f"{value_j / scale:.4g} {name}"
+    return f"{value_j / scale:.{digits}g} {name}"
 
 
-def fmt_time(value_s: float) -> str:
+def fmt_time(value_s: float, digits: int = 4) -> str:
+    """Time in the largest unit not above it (ns ... s), ``digits`` significant."""
     scale, name = _unit(value_s, _TIME_UNITS)
-    return f"{value_s / scale:.4g} {name}"
+    return f"{value_s / scale:.{digits}g} {name}"
 
 
 def fmt_count(n: float) -> str:
@@ -64,52 +66,104 @@ def fmt_or_dash(value: float, fmt: Any) -> str:
     return "-" if value == 0 else fmt(value)
 
 
+def _wrap(text: str, width: int = 110) -> str:
+    """A prose line wrapped for a 120-column terminal (continuation lines indented)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width, subsequent_indent="  ",
+                                    break_on_hyphens=False)) + "\n"
+
+
+def _engines_line(result: Result) -> str:
+    """Which layers run on which engine (the narrow table has no engine column)."""
+    by: dict[str, list[str]] = {}
+    for layer in result.layers:
+        by.setdefault(str(layer.engine), []).append(layer.name)
+    return "engines: " + "; ".join(f"{eng}: {', '.join(names)}" for eng, names in by.items())
+
+
 def _util(layer: Any) -> str:
     m = layer.mapping
     u = m.get("array_utilisation", m.get("pe_utilisation"))
     return "-" if u is None else f"{100 * float(u):.0f}%"
 
 
-def run_table(result: Result) -> str:
-    """Per-layer table (ops per inference, cycles, bound, utilisation, delay, energy by
-    component group) and per-inference totals; one warning line per spilled tensor."""
-    groups = [(g, keys) for g, keys in COMPONENT_GROUPS
-              if any(layer.energy_breakdown_j.get(k, 0.0) for layer in result.layers
-                     for k in keys)]
-    headers = ["layer", "engine", "syn. ops", "MACs", "ADC conv", "cycles", "bound", "util",
-               "delay", "energy", *groups_names(groups)]
-    rows = []
+def _ops(layer: Any, n: int) -> str:
+    """The layer's main operation count per inference: MACs on the PIM macro and dense
+    engines, synaptic accumulates on the event-driven core."""
+    key = "synaptic_ops" if layer.ops["synaptic_ops"] else "macs"
+    return fmt_or_dash(layer.ops[key] / n, fmt_count)
+
+
+def _columns(result: Result, wide: bool) -> list[tuple[str, tuple[str, ...]]]:
+    """Energy columns: the fixed component groups (narrow) or every component (wide), always
+    in the same order; a group no layer uses is left out."""
+    from pimsim.models.base import COMPONENTS
+
+    cols = ([(c, (c,)) for c in COMPONENTS] if wide
+            else [(g, keys) for g, keys in COMPONENT_GROUPS])
+    return [(g, keys) for g, keys in cols
+            if any(layer.energy_breakdown_j.get(k, 0.0) for layer in result.layers
+                   for k in keys)]
+
+
+def run_table(result: Result, *, wide: bool = False) -> str:
+    """Per-layer table and per-inference totals; one warning line per spilled tensor.
+
+    Narrow (default, fits 120 columns on the shipped networks): ops, cycles, bound,
+    utilisation, delay, energy and energy by component group (compute, SRAM, NoC, DRAM, PIM,
+    leakage; fixed order). ``wide``: synaptic ops, MACs and ADC conversions apart, and every
+    energy component. Every figure is per inference (the mean over the trace's samples); the
+    JSON and CSV hold ops as totals over all samples."""
+    groups = _columns(result, wide)
+    digits = 4 if wide else 3  # three significant digits keep the narrow table in 120 columns
+    def efmt(v: float) -> str:
+        return fmt_energy(v, digits)
+
+    def tfmt(v: float) -> str:
+        return fmt_time(v, digits)
+
     n = result.num_samples
+    ops_heads = ["syn. ops", "MACs", "ADC conv"] if wide else ["ops"]
+    eng_heads = ["engine"] if wide else []
+    headers = ["layer", *eng_heads, *ops_heads, "cycles", "bound", "util", "delay", "energy",
+               *(g for g, _ in groups)]
 
     def group_e(bd: dict[str, float], keys: tuple[str, ...]) -> str:
-        return fmt_or_dash(sum(bd.get(k, 0.0) for k in keys), fmt_energy)
+        return fmt_or_dash(sum(bd.get(k, 0.0) for k in keys), efmt)
 
+    def ops_cells(layers: list[Any]) -> list[str]:
+        if not wide:  # the total of accumulates and MACs would add unlike things
+            return [_ops(layers[0], n) if len(layers) == 1 else ""]
+        return [fmt_or_dash(sum(x.ops[k] for x in layers) / n, fmt_count)
+                for k in ("synaptic_ops", "macs", "adc_conversions")]
+
+    rows = []
     for layer in result.layers:
         rows.append([
-            layer.name, layer.engine,
-            fmt_or_dash(layer.ops["synaptic_ops"] / n, fmt_count),
-            fmt_or_dash(layer.ops["macs"] / n, fmt_count),
-            fmt_or_dash(layer.ops["adc_conversions"] / n, fmt_count),
-            fmt_count(layer.cycles), str(layer.bound), _util(layer), fmt_time(layer.delay_s),
-            fmt_energy(layer.energy_j),
+            layer.name, *([layer.engine] if wide else []), *ops_cells([layer]),
+            fmt_count(layer.cycles), str(layer.bound), _util(layer), tfmt(layer.delay_s),
+            efmt(layer.energy_j),
             *(group_e(layer.energy_breakdown_j, keys) for _, keys in groups),
         ])
     tot = result.by_component()
-    rows.append(["total", "",
-                 fmt_or_dash(sum(x.ops["synaptic_ops"] for x in result.layers) / n, fmt_count),
-                 fmt_or_dash(sum(x.ops["macs"] for x in result.layers) / n, fmt_count),
-                 fmt_or_dash(sum(x.ops["adc_conversions"] for x in result.layers) / n,
-                             fmt_count),
+    rows.append(["total", *([""] if wide else []), *ops_cells(result.layers),
                  fmt_count(sum(x.cycles for x in result.layers)), "", "",
-                 fmt_time(result.delay_s), fmt_energy(result.energy_j),
+                 tfmt(result.delay_s), efmt(result.energy_j),
                  *(group_e(tot, keys) for _, keys in groups)])
-    note = " [SYNTHETIC trace: not from a trained network]" if result.synthetic else ""
-    head = (f"hw: {result.hw}   trace: {result.trace}{note}\n"
-            f"per inference (mean of {n} samples, T = {result.timesteps}): ops, cycles, "
-            "delay and energy; bound = the resource that sets the cycles; util = PE (or PIM "
-            "array) utilisation\n")
-    warn = "".join(f"warning: {w}\n" for w in result.warnings)
-    head = warn + head
+    banner = result.banner
+    prose = [f"hw: {result.hw}   trace: {result.trace}{' ' + banner if banner else ''}"]
+    if not wide:
+        prose.append(_engines_line(result))
+    prose.append(
+        f"Per inference (mean of {n} samples, T = {result.timesteps}; JSON/CSV ops are totals "
+        f"over the {n} samples). "
+        + ("ops = synaptic accumulates (event-driven layers) or MACs (PIM, dense). "
+           if not wide else "")
+        + "bound = what sets the cycles; util = PE (or PIM array) utilisation; energy by "
+        + ("component." if wide else "component group (--wide: every component)."))
+    head = "".join(_wrap(f"warning: {w}") for w in result.warnings)
+    head += "".join(_wrap(p) for p in prose)
     pi = result.per_inference
     foot = (f"\nper inference: energy {fmt_energy(pi['energy_j'])}, delay "
             f"{fmt_time(pi['delay_s'])}, EDP {pi['edp_js']:.4g} J·s")
@@ -117,11 +171,6 @@ def run_table(result: Result) -> str:
         parts = ", ".join(f"{k} {v * 1e6:.3g} mm²" for k, v in result.area_by_engine().items())
         foot += f"\narea: {result.area_m2 * 1e6:.3g} mm² ({parts})"
     return head + _table(headers, rows) + foot
-
-
-def groups_names(groups: list[tuple[str, tuple[str, ...]]]) -> list[str]:
-    """Column headers of the energy groups."""
-    return [f"E {g}" for g, _ in groups]
 
 
 def compare_table(comp: Comparison) -> str:
@@ -137,9 +186,9 @@ def compare_table(comp: Comparison) -> str:
             lines.append(f"{k:40s} {100 * v:8.1f} %")
         else:
             lines.append(f"{k:40s} {v:10.4g} x")
-    any_r = next(iter(comp.rows.values()))
-    if any_r.synthetic:
-        lines.append("[SYNTHETIC trace: not from a trained network]")
+    banner = next(iter(comp.rows.values())).banner
+    if banner:
+        lines.append(banner)
     return "\n".join(lines)
 
 

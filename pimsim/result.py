@@ -41,6 +41,14 @@ class Result:
     area_breakdown_m2: dict[str, dict[str, float]] = field(default_factory=dict)
     config: Any = None
     trace_sha256: str | None = None
+    origin: Any = None  #: pimsim.provenance.Origin of the trace (None: unknown)
+
+    @property
+    def banner(self) -> str:
+        """What the trace's spikes come from, when not a network trained on real data."""
+        if self.origin is not None:
+            return self.origin.banner()
+        return "[SYNTHETIC trace: random spikes, not from a trained network]" if self.synthetic else ""
 
     @property
     def warnings(self) -> list[str]:
@@ -123,6 +131,8 @@ class Result:
             "num_samples": self.num_samples,
             "timesteps": self.timesteps,
             "synthetic_trace": self.synthetic,
+            "trace_origin": ({"data": self.origin.data, "trained": self.origin.trained}
+                             if self.origin is not None else None),
             "area_m2": self.area_m2,
             "area_breakdown_m2": {k: dict(v) for k, v in self.area_breakdown_m2.items()},
             "config": self.config.model_dump() if self.config is not None else None,
@@ -148,6 +158,7 @@ class Comparison:
     """The paper's table: CNN FP32, CNN INT-k, SNN digital, SNN with PIM first layer."""
 
     rows: dict[str, Result]
+    config: Any = None  #: the config as given (``--set`` applied); rows override pim.enabled
 
     def ratios(self) -> dict[str, float]:
         """SNN-vs-CNN energy ratios and PIM-vs-digital improvements (1 - pim / digital)."""
@@ -167,9 +178,17 @@ class Comparison:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        from pimsim import __version__
+
+        snn = self.rows["snn_pim"]
+        return plain({
             "rows": [{"system": k, **r.per_inference} for k, r in self.rows.items()],
             "ratios": self.ratios(),
-        }
+            "hw": self.config.name if self.config is not None else snn.hw,
+            "trace": snn.trace,
+            "trace_sha256": snn.trace_sha256,
+            "pimsim_version": __version__,
+            "config": self.config.model_dump() if self.config is not None else None,
+        })
 
 

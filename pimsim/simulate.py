@@ -91,7 +91,7 @@ def simulate(cfg: Any, trace: Any, *, cache: Any | None = None) -> Any:
     return Result(hw=cfg.name, trace=trace.path or "<trace>", layers=costs,
                   num_samples=trace.num_samples, timesteps=trace.timesteps,
                   synthetic=trace.is_synthetic, area_breakdown_m2=area_breakdown_m2(cfg),
-                  config=cfg, trace_sha256=file_sha256(trace.path))
+                  config=cfg, trace_sha256=file_sha256(trace.path), origin=trace.origin)
 
 
 def file_sha256(path: str | None) -> str | None:
@@ -118,7 +118,7 @@ def simulate_cnn(cfg: Any, trace: Any, precision: str, *, cache: Any | None = No
     name = "cnn_fp32" if precision == "fp32" else f"cnn_int{cfg.cnn.int_bits}"
     return Result(hw=f"{cfg.name}:{name}", trace=trace.path or "<trace>", layers=costs,
                   num_samples=trace.num_samples, timesteps=1, synthetic=trace.is_synthetic,
-                  config=cfg)
+                  config=cfg, origin=trace.origin)
 
 
 def compare(cfg: Any, trace: Any) -> Any:
@@ -135,4 +135,4 @@ def compare(cfg: Any, trace: Any) -> Any:
         "snn_digital": simulate(digital, trace, cache=cache),
         "snn_pim": simulate(with_pim, trace, cache=cache),
     }
-    return Comparison(rows=rows)
+    return Comparison(rows=rows, config=cfg)

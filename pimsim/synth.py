@@ -100,6 +100,7 @@ def synth_trace(
     predictions = rng.integers(0, classes, size=num_samples).astype(np.int64)
     provenance = {
         "data": "synthetic",
+        "trained": False,
         "generator": "pimsim.synth.synth_trace",
         "rates": rate_list,
         "clustering": clustering,

@@ -21,6 +21,7 @@ import numpy as np
 
 from pimsim.atomic import atomic_open
 from pimsim.errors import TraceError
+from pimsim.provenance import DATA_KINDS, Origin, trace_origin
 
 FORMAT_NAME = "pimsim-trace"
 FORMAT_VERSION = 1
@@ -170,9 +171,14 @@ class Trace:
         return self.meta.get("provenance", {})
 
     @property
+    def origin(self) -> Origin:
+        """What the spikes come from (``provenance.data`` / ``trained``; pimsim.provenance)."""
+        return trace_origin(self.meta)
+
+    @property
     def is_synthetic(self) -> bool:
-        data = str(self.provenance.get("data", "")).lower()
-        return "synthetic" in data or "surrogate" in data
+        """True when the spikes are not produced by a trained network (random spikes)."""
+        return not self.origin.trained
 
     def layer(self, name: str) -> LayerSpec:
         for spec in self.layers:
@@ -435,10 +441,38 @@ def check_meta(meta: Any, problems: Problems) -> dict[str, Any]:
         v = meta.get(key)
         if isinstance(v, int) and not 1 <= v <= 16:
             problems.add(f"meta.{key}", "expected an integer in [1, 16]")
+    prov = meta.get("provenance")
+    if isinstance(prov, dict):
+        if "trained" in prov and not isinstance(prov["trained"], bool):
+            problems.add("meta.provenance.trained", "expected true or false")
+        if "trained" in prov and prov.get("data") not in DATA_KINDS:
+            problems.add("meta.provenance.data",
+                         f"expected one of {', '.join(DATA_KINDS)} (with trained)")
     return meta
 
 
 # ----------------------------------------------------------------------------- I/O
+
+
+def _sniff(file: str) -> None:
+    """Refuse a file that is not a zip archive, saying what it looks like instead."""
+    try:
+        with open(file, "rb") as fh:
+            head = fh.read(512)
+    except OSError as exc:
+        raise TraceError(f"cannot read: {exc.strerror}", file=file) from None
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+        return
+    if not head:
+        raise TraceError("empty file (expected a .npz trace archive)", file=file)
+    if head.startswith(b"\x93NUMPY"):
+        raise TraceError("expected a .npz archive (zip), got a bare .npy array", file=file)
+    try:
+        head.decode("utf-8")
+        looks = "a text file (a YAML hardware config? give it to --hw)"
+    except UnicodeDecodeError:
+        looks = "binary data that is not a zip archive"
+    raise TraceError(f"expected a .npz trace (a zip archive), got {looks}", file=file)
 
 
 def load_trace(path: str | os.PathLike[str]) -> Trace:
@@ -451,6 +485,7 @@ def load_trace(path: str | os.PathLike[str]) -> Trace:
         raise TraceError("file not found", file=file)
     if os.path.isdir(file):
         raise TraceError("expected a .npz file, got a directory", file=file)
+    _sniff(file)
     arrays: dict[str, np.ndarray] = {}
     try:
         with np.load(file, allow_pickle=False) as npz:

@@ -56,13 +56,13 @@ class Macro:
 
 MACROS: tuple[Macro, ...] = (
     Macro("Sinangil et al. JSSC 2021 (Dong ISSCC 2020), 7 nm 8T",
-          "hw_configs/calibration/sinangil_7nm.yaml", 351.0, 372.4,
+          "calibration/sinangil_7nm", 351.0, 372.4,
           "doi:10.1109/JSSC.2020.3031290 abstract: 351 TOPS/W, 372.4 GOPS, 5.5 ns at 0.8 V",
           "7 nm, 0.8 V, 64x64, 4b in (RWL pulses) / 4b w (charge sharing) / 4b flash ADC",
           "throughput uses the published 5.5 ns access time (an input, so it checks the "
           "mapping only)"),
     Macro("Si et al. JSSC 2020 (ISSCC 2019 24.5), 55 nm twin-8T",
-          "hw_configs/calibration/si_twin8t_55nm.yaml", 45.36, None,
+          "calibration/si_twin8t_55nm", 45.36, None,
           "doi:10.1109/JSSC.2019.2952773 abstract: 37.5-45.36 TOPS/W at 5-b MACV output, 5 ns; "
           "4b in x 5b w per Si et al. ISSCC 2020 15.5 (doi:10.1109/ISSCC19947.2020.9062995) "
           "intro, ref [1]",
@@ -72,7 +72,7 @@ MACROS: tuple[Macro, ...] = (
           "not published in the text read (at 37.5 the error would be +36 %); no throughput "
           "figure"),
     Macro("ISCAS 2022 65 nm 7T charge-sharing macro",
-          "hw_configs/calibration/ibm7t_65nm.yaml", 28.9, 212.9,
+          "calibration/ibm7t_65nm", 28.9, 212.9,
           "research.ibm.com/publications abstract: 28.9 TOPS/W, 212.9 GOPS at 1 V, 2 GHz",
           "65 nm, 1.0 V, 64x64, 4b in (RWL pulses) / 4b w / 4b flash ADC",
           "not confirmed as silicon by the abstract; RWL pulse train not modelled in delay"),
@@ -113,7 +113,8 @@ def macro_trace(cfg: HardwareConfig, *, samples: int = 64, seed: int = 0) -> Tra
     meta = build_meta(dataset="macro", model="one-layer", layers=[spec], timesteps=1,
                       num_samples=samples, input_bits=in_bits, input_scale=1.0,
                       weight_bits=w_bits,
-                      provenance={"data": "synthetic", "note": "pimsim.validate macro fill"})
+                      provenance={"data": "synthetic", "trained": False,
+                                  "note": "pimsim.validate macro fill"})
     return Trace(meta=meta, layers=[spec], input=x, weights={"macro": w}, packed_spikes={},
                  labels=np.zeros(samples, np.int64), predictions=np.zeros(samples, np.int64),
                  path=f"<macro trace {cfg.name}>")
@@ -136,7 +137,7 @@ def run_macro(cfg: HardwareConfig, trace: Trace | None = None) -> dict[str, floa
 def macro_anchors(root: str = ROOT) -> list[dict[str, Any]]:
     out = []
     for m in MACROS:
-        cfg = load_config(os.path.join(root, m.config))
+        cfg = load_config(m.config)  # a shipped name (pimsim.shipped)
         r = run_macro(cfg)
         parts = {k: r[k] for k in r if k.startswith("pim_")}
         out.append(_anchor(f"{m.name}: energy efficiency", "macro", m.tops_per_w,
@@ -177,7 +178,7 @@ def mac_anchors() -> list[dict[str, Any]]:
     from pimsim.networks import scene_layers
     from pimsim.synth import synth_trace
 
-    cfg = load_config(os.path.join(ROOT, "hw_configs/45nm_digital.yaml"))
+    cfg = load_config("45nm_digital")
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         for scene, pub in MACS.items():
@@ -194,11 +195,12 @@ def mac_anchors() -> list[dict[str, Any]]:
 
 def trace_kind(tr: Trace) -> str:
     """``random`` (pimsim.synth spikes, no network), ``surrogate`` (a network trained on a
-    surrogate scene) or ``real`` (trained on real data)."""
-    prov = tr.provenance
-    if str(prov.get("generator", "")).startswith("pimsim.synth") or prov.get("data") == "synthetic":
+    surrogate scene) or ``real`` (trained on real data); from ``provenance.data``/``trained``
+    (pimsim.provenance)."""
+    origin = tr.origin
+    if not origin.trained:
         return "random"
-    return "surrogate" if tr.is_synthetic else "real"
+    return "real" if origin.data == "real" else "surrogate"
 
 
 def paper_anchors(root: str = ROOT) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -211,7 +213,7 @@ def paper_anchors(root: str = ROOT) -> tuple[list[dict[str, Any]], list[dict[str
         tr = api.load_trace(path)
         kind = trace_kind(tr)
         for hw in ("ace_snn_compute", "45nm_pim"):
-            cfg = load_config(os.path.join(root, "hw_configs", f"{hw}.yaml"))
+            cfg = load_config(hw)
             comp = api.compare(cfg, tr)
             r = comp.ratios()
             snn, fp32 = comp.rows["snn_digital"], comp.rows["cnn_fp32"]

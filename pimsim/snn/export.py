@@ -33,6 +33,7 @@ from torch import nn
 
 import pimsim
 from pimsim.errors import PimsimError
+from pimsim.provenance import with_origin
 from pimsim.snn.data import stratified_subset
 from pimsim.snn.models import layer_conv, quantize_int
 from pimsim.trace import LayerSpec, build_meta, conv_out_size, save_trace
@@ -217,14 +218,16 @@ def export_torch_snn(out: str | os.PathLike[str], modules: Sequence[nn.Module], 
 
     ``x_int`` is the quantized input (N, *in_shape of the first module); real input =
     ``x_int * input_scale``. Weights are quantized to ``weight_bits`` (symmetric, per layer).
-    Provenance must say whether the data are real or synthetic.
+    ``provenance['data']`` says what the network was trained on: ``real``, ``surrogate``,
+    ``synthetic`` or ``unspecified`` (default); free text there is kept as ``data_source``
+    and the kind inferred from it. ``provenance['trained']`` is set to true.
     """
     x_int = np.asarray(x_int)
     layers = modules_to_layers(modules, x_int.shape[1:], thresholds=thresholds, leaks=leaks,
                                weight_bits=weight_bits)
-    prov = {"data": "unspecified (user export)", "command": "export_torch_snn",
-            "code": code_version()}
+    prov = {"data": "unspecified", "command": "export_torch_snn", "code": code_version()}
     prov.update(provenance or {})
+    prov = with_origin(prov, data=None, trained=True)
     return export_snn(out, layers=layers, weights=[m.weight for m in modules], x_int=x_int,
                       input_scale=input_scale, input_bits=input_bits, labels=labels,
                       timesteps=timesteps, dataset=dataset, model=model, provenance=prov,
@@ -321,6 +324,7 @@ def export_run(trainer, out: str | os.PathLike[str], *, samples: int = 64, seed:
     }
     if data.synthetic and "surrogate" not in prov["data"].lower():
         prov["data"] = "synthetic surrogate: " + prov["data"]
+    prov = with_origin(prov, data="surrogate" if data.synthetic else "real", trained=True)
     model_name = {"hybrid": "hybridsn_snn", "3d": "snn3d"}.get(cfg.model, cfg.model)
     path, info = export_snn(out, layers=layers, weights=[w for w in net.weights],
                             x_int=x_int, input_scale=data.input_scale,
