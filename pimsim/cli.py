@@ -1,4 +1,4 @@
-"""Command-line interface (design.md §5), a thin layer over :mod:`pimsim.api`.
+"""Command-line interface (docs/model.md §6 for the outputs), a thin layer over :mod:`pimsim.api`.
 
 Every user error prints one line on stderr naming the file, the key and what was expected,
 and exits with status 2 (no traceback).
@@ -277,7 +277,7 @@ def trace_synth(out: str, like: str, layers_file: str | None, samples: int, time
 @click.argument("path", type=click.Path(dir_okay=False))
 @click.option("--json", "json_out", type=click.Path(dir_okay=False))
 def trace_replay(path: str, json_out: str | None) -> None:
-    """Re-run the SNN from the trace alone and compare with its stored spikes (design.md §4)."""
+    """Re-run the SNN from the trace alone and compare with its stored spikes (docs/trace-format.md)."""
     from pimsim.replay import replay_trace
     from pimsim.report import write_json
     from pimsim.trace import load_trace

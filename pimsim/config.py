@@ -222,7 +222,7 @@ class Noc(_Strict):
 
 
 class Cnn(_Strict):
-    """Dense CNN baselines on the same digital hardware (design.md §3)."""
+    """Dense CNN baselines on the same digital hardware (docs/model.md)."""
 
     int_bits: int = Field(gt=1, le=32, description="k of the INT-k CNN (weights/activations)")
     accumulator_bits: int = Field(gt=1, le=32)

@@ -1,6 +1,6 @@
 """Layer geometries of the paper's networks, without PyTorch.
 
-HybridSN (Roy et al., IEEE GRSL 2020; paper.md): conv3d 3x3x7/8, 3x3x5/16, 3x3x3/32 (valid,
+HybridSN (Roy et al., IEEE GRSL 2020): conv3d 3x3x7/8, 3x3x5/16, 3x3x3/32 (valid,
 stride 1), the spectral x channel fold into 2D channels, conv2d 3x3/64, linear 256, 128,
 classes. Shapes are channels first (C, D, H, W), D spectral, so a 3x3x7 kernel is (7, 3, 3).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pimsim.trace import LayerSpec, conv_out_size
 
-#: PCA components and classes per scene (paper.md, HybridSN preprocessing).
+#: PCA components and classes per scene (HybridSN preprocessing, Roy et al. IEEE GRSL 2020).
 SCENES: dict[str, dict[str, int]] = {
     "indian_pines": {"bands": 30, "classes": 16},
     "pavia_university": {"bands": 15, "classes": 9},

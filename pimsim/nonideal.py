@@ -1,4 +1,4 @@
-"""First-layer PIM non-idealities for the accuracy axis (design.md §4).
+"""First-layer PIM non-idealities for the accuracy axis (docs/training.md).
 
 The analog first layer on the SRAM PIM macro (mapping of :mod:`pimsim.models.pim`) computes,
 for every output position, input phase k (a bit, or a DAC chunk of g bits), weight slice s

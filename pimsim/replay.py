@@ -1,4 +1,4 @@
-"""Functional replay: re-run a trace's SNN from the trace alone (design.md §4), no PyTorch.
+"""Functional replay: re-run a trace's SNN from the trace alone (docs/trace-format.md), no PyTorch.
 
 Semantics (identical to :mod:`pimsim.snn.export`, which writes the traces):
 

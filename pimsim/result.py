@@ -101,7 +101,7 @@ class Result:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object of design.md §5 and §6 (SI units; ops totals over the trace)."""
+        """The run JSON (docs/model.md §6) (SI units; ops totals over the trace)."""
         from pimsim import __version__
 
         return plain({

@@ -1,4 +1,4 @@
-"""Trace format v1 (design.md §2): read, validate and write spike traces.
+"""Trace format v1 (docs/trace-format.md): read, validate and write spike traces.
 
 A trace is a ``np.savez_compressed`` archive holding the network (integer weights, thresholds,
 leaks, scales), the first layer's quantized analog input, the bit-packed input spikes of every

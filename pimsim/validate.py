@@ -86,7 +86,7 @@ JIA_ADC = ((0.85, 1.79e-12), (1.2, 3.56e-12))
 PAPER = {"cnn_fp32_over_snn": 560.6, "cnn_int6_over_snn": 44.8, "pim_energy": 0.30,
          "pim_delay": 0.07, "pim_edp": 0.38}
 PAPER_SRC = ("Datta et al., ACE-SNN, Front. Neurosci. 16:815258 (2022), abstract "
-             "(shared/docs/paper.md)")
+             "(its abstract)")
 MACS = {"indian_pines": 247_683_392, "salinas": 50_822_072, "pavia_university": 50_821_176}
 
 
@@ -188,7 +188,7 @@ def mac_anchors() -> list[dict[str, Any]]:
             res = api.simulate_cnn(cfg, api.load_trace(path), "fp32")
             macs = sum(layer.ops["macs"] for layer in res.layers)
             out.append(_anchor(f"HybridSN MACs per inference, {scene}", "mac_count", pub, macs,
-                               "MACs", "Roy et al. IEEE GRSL 2020 geometry (paper.md, derived)",
+                               "MACs", "Roy et al. IEEE GRSL 2020 geometry (derived from its layer table)",
                                operating_point="valid padding, stride 1, 25x25 windows"))
     return out
 
@@ -362,7 +362,7 @@ NOTES = [
     "read time is the model's (bitline settle vs flash conversion), which ignores the pulse "
     "train."),
     ("* **Paper ratios.** ACE-SNN's per-op energies at 6 bits, its spike rates and its PIM "
-    "circuit are unpublished (paper.md). ace_snn_compute.yaml counts compute only with "
+    "circuit are unpublished (not in its abstract). ace_snn_compute.yaml counts compute only with "
     "Horowitz energies scaled by pimsim's bit-width rules (AC = 32-bit add, 0.1 pJ; first "
     "layer = 8-bit x 6-bit multiply + 32-bit add at each of the 5 steps); 45nm_pim.yaml adds "
     "memory, leakage and neuron updates, which shrink every ratio. The table's last columns "

@@ -3,7 +3,7 @@
 Published values and sources (docs/validation.md has the full table):
 * Sinangil et al., JSSC 56(1) 2021, doi:10.1109/JSSC.2020.3031290 (abstract): 351 TOPS/W,
   372.4 GOPS, 7 nm, 0.8 V, 5.5 ns access.
-* Si et al., JSSC 2020, doi:10.1109/JSSC.2019.2952773 (abstract, anchors.md 14b): up to
+* Si et al., JSSC 2020, doi:10.1109/JSSC.2019.2952773 (abstract): up to
   45.36 TOPS/W at 5-b MACV output, 55 nm, 5 ns; 4b input x 5b weight per Si et al. ISSCC 2020
   15.5 (doi:10.1109/ISSCC19947.2020.9062995) introduction. Supply (1.0 V) and readout assumed.
 * ISCAS 2022 65 nm 7T macro (research.ibm.com abstract): 28.9 TOPS/W, 212.9 GOPS at 1 V.

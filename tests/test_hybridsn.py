@@ -1,4 +1,4 @@
-"""The HybridSN MAC totals of paper.md come out of the dense CNN baseline exactly."""
+"""The HybridSN MAC totals of HybridSN (Roy et al., IEEE GRSL 2020, layer table) come out of the dense CNN baseline exactly."""
 
 from __future__ import annotations
 

@@ -234,7 +234,7 @@ def test_models_match_simulator_geometry_and_3d_variant_replays(tmp_path):
 
     ip = build_layers("hybrid", 30, 16)
     assert ip == scene_layers("indian_pines")
-    # paper.md: IP has 5,122,176 parameters (with biases; ours are bias-free) and 247,683,392 MACs
+    # HybridSN (Roy et al. 2020): IP has 5,122,176 parameters (with biases; ours are bias-free) and 247,683,392 MACs
     biases = sum(s.out_shape[0] for s in ip)
     assert sum(math.prod(s.weight_shape) for s in ip) + biases == 5_122_176
     assert sum(s.out_size * s.fan_in for s in ip) == 247_683_392

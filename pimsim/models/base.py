@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-#: Keys of ``ops`` in the JSON contract (design.md §5), totals over the trace's samples.
+#: Keys of ``ops`` in the JSON contract (docs/model.md §6), totals over the trace's samples.
 OP_KEYS = ("synaptic_ops", "macs", "neuron_updates", "adc_conversions", "sram_read_bits",
            "sram_write_bits", "dram_bits")
 #: Energy components in the fixed order of tables and sweep columns: compute, SRAM, delivery,

@@ -1,4 +1,4 @@
-"""Dense CNN baselines on the same digital hardware (design.md §3).
+"""Dense CNN baselines on the same digital hardware (docs/model.md).
 
 The iso-architecture CNN runs every layer once per inference (no time steps) with every MAC at
 full density, as the dense layers of :mod:`pimsim.models.digital` with passes = 1: MACs =

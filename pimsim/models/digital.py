@@ -1,4 +1,4 @@
-"""The event-driven digital SNN core (design.md §3) under the schedule of
+"""The event-driven digital SNN core (docs/model.md) under the schedule of
 :mod:`pimsim.models.schedule`: spiking layers, and dense layers (the analog first layer, the
 CNN baselines).
 

@@ -1,4 +1,4 @@
-"""SRAM processing-in-memory macro for the analog first layer (design.md §3).
+"""SRAM processing-in-memory macro for the analog first layer (docs/model.md).
 
 Mapping. The unrolled kernel (K = C_in x kd x kh x kw rows) maps to array rows, output channels
 x weight slices to columns; a ``weight_bits`` weight spans S = ceil(weight_bits / bits_per_cell)

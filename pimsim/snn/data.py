@@ -1,8 +1,8 @@
 """Hyperspectral scenes: loaders, download, surrogate scenes and HybridSN preprocessing.
 
 No PyTorch here: this module needs NumPy, SciPy (``scipy.io.loadmat``) and scikit-learn (PCA,
-stratified split). Sources of the data and of every number below: ``shared/data/hsi/SOURCES.md``
-and ``shared/docs/paper.md`` (HybridSN preprocessing).
+stratified split). Sources of the data and of every number below: the ``DATASETS`` table of this
+module (URLs, checksums, value ranges) and docs/training.md (HybridSN preprocessing).
 
 Preprocessing, exactly as HybridSN (Roy et al., IEEE GRSL 2020):
 

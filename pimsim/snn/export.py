@@ -1,4 +1,4 @@
-"""Export trained SNNs as trace format v1 (design.md §2).
+"""Export trained SNNs as trace format v1 (docs/trace-format.md).
 
 The exported network is the *quantized* SNN, evaluated once more in float64 with integer
 arithmetic wherever the hardware has it, so that :func:`pimsim.replay.replay_trace` can

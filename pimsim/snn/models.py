@@ -6,7 +6,7 @@ layers are exactly those the trace and the simulator describe. Tensors are chann
 conv3d (N, C, D, H, W) with D spectral; the 3D->2D fold reshapes (C, D, H, W) to (C*D, H, W) in
 C order (2D channel = c * D + d), as ``torch.reshape``/``numpy.reshape`` do.
 
-LIF neuron of every hidden layer l (paper.md, "How this research group trains such SNNs")::
+LIF neuron of every hidden layer l (docs/training.md)::
 
     u_l(t) = leak_l * u_l(t-1) + W_l * o_{l-1}(t)        (o_{-1}(t) = x, analog, every step)
     o_l(t) = [u_l(t) > v_l]                               (Heaviside)

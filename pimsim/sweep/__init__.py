@@ -1,4 +1,4 @@
-"""Design-space sweeps (design.md §5): spaces, point evaluation, resumable results, runners.
+"""Design-space sweeps (docs/exploration.md): spaces, point evaluation, resumable results, runners.
 
 Modules, each importing only those above it:
 

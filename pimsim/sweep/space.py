@@ -5,7 +5,7 @@ Space file (YAML)::
     strategy: grid              # grid | random | latin
     count: 200                  # points for random / latin
     seed: 0
-    parameters:                 # dotted config keys (design.md §3 schema)
+    parameters:                 # dotted config keys (the hardware config schema)
       pim.adc_bits: [4, 5, 6, 7, 8]                          # a list
       pim.rows_per_read: {start: 16, stop: 128, step: 2, scale: log}   # 16, 32, 64, 128
       tech.clock_hz: {start: 2.0e+8, stop: 1.0e+9, num: 5}  # linear, both ends included
