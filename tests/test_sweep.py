@@ -139,6 +139,32 @@ def test_jobs2_and_parquet_equal_jobs1(tmp_path, trace_path):
     assert not (tmp_path / "c.parquet.partial.csv").exists()
 
 
+def test_sidecar_records_config_version_and_trace_files(tmp_path, trace_path, trace_path_b):
+    """<out>.sweep.json holds what was run: the resolved base config, the pimsim version and
+    the sha256 of each trace file (in --trace order); resuming still recognises the sweep."""
+    import hashlib
+    import json
+
+    import pimsim
+    from pimsim.result import plain
+    from pimsim.shipped import resolve_config
+
+    space = _space(tmp_path, "parameters:\n  pim.adc_bits: [5, 6]\n")
+    kw = {"progress": False, "cache_dir": str(tmp_path / "cache"), "log": lambda s: None}
+    out = str(tmp_path / "r.csv")
+    run_sweep("45nm_pim", [trace_path_b, trace_path], space, out, **kw)  # a shipped name
+    side = json.loads((tmp_path / "r.csv.sweep.json").read_text())
+    assert side["complete"] is True and side["hw"] == resolve_config("45nm_pim")
+    assert side["config"] == json.loads(json.dumps(plain(load_config(HW).model_dump())))
+    assert side["config"]["pim"]["adc_bits"] == 6
+    assert side["pimsim_version"] == pimsim.__version__
+    files = [hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in (trace_path_b, trace_path)]
+    assert side["trace_sha256"] == files and files[0] != files[1]
+    assert side["traces"] == [trace_path_b, trace_path]
+    again = run_sweep(HW, [trace_path_b, trace_path], space, out, **kw)
+    assert again.evaluated == 0 and again.resumed == 4
+
+
 def test_stats_disk_cache_reused(tmp_path, trace_path):
     space = _space(tmp_path)
     first = _sweep(tmp_path, trace_path, space, out="a.csv")

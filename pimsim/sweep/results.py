@@ -5,7 +5,10 @@ the points already present and drops a torn last line; at the end the file is re
 by point (atomically). A sidecar ``<out>.sweep.json`` holds the sweep fingerprint (base config,
 space, trace contents, options, columns, and the code versions: pimsim, cost model,
 statistics), so a results file from another sweep or another version of the model is never
-extended (:meth:`Journal.check_resumable` says which). Floats are written with ``repr`` (shortest round trip), so a row equals
+extended (:meth:`Journal.check_resumable` says which), and what was run, so that a result can be
+reproduced from its files alone: the resolved base config (``config``), ``pimsim_version``,
+the space and trace paths and each trace file's sha256 (``trace_sha256``, in ``traces``
+order). Floats are written with ``repr`` (shortest round trip), so a row equals
 ``pimsim run --set ...`` exactly.
 """
 

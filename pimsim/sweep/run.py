@@ -22,10 +22,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from pimsim.config import load_config, read_yaml
-from pimsim.simulate import needed_stats
+from pimsim.result import plain
+from pimsim.shipped import resolve_config, resolve_space
+from pimsim.simulate import file_sha256, needed_stats
 from pimsim.stats_cache import DiskStatsCache, StatKey, StatsBundle, TraceView
 from pimsim.sweep.errors import FORMAT_VERSION, SweepError
 from pimsim.sweep.evaluate import Columns, EvalContext, discrete_keys, evaluate_batch
@@ -70,6 +72,42 @@ class SweepSummary:
         return self.evaluated / self.seconds if self.seconds > 0 else float("inf")
 
 
+class SweepProgress:
+    """The one progress bar of a sweep, on stderr, in two phases: ``statistics`` (one step per
+    statistic, read from the disk cache or computed by the kernels) then ``cost`` (one step per
+    configuration). Outside a terminal it redraws at most every 30 s, so a CI log gets a few
+    lines; ``enabled=False`` makes every call a no-op."""
+
+    def __init__(self, stats_total: int, *, enabled: bool):
+        self.bar: Any = None
+        if enabled:
+            from tqdm import tqdm
+
+            tty = bool(getattr(sys.stderr, "isatty", lambda: False)())
+            self.bar = tqdm(total=stats_total, desc="statistics", unit="stat", file=sys.stderr,
+                            dynamic_ncols=tty, mininterval=0.1 if tty else 30.0)
+
+    def update(self, n: int) -> None:
+        """Advance the current phase by ``n`` steps."""
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def phase(self, desc: str, total: int, *, unit: str) -> None:
+        """Start the next phase: show the last one complete, then count ``total`` ``unit``."""
+        if self.bar is not None:
+            self.bar.refresh()
+            self.bar.unit = unit
+            self.bar.set_description_str(desc, refresh=False)
+            self.bar.reset(total=total)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 def _trace_label(paths: list[str]) -> list[str]:
     names = [Path(p).name for p in paths]
     return names if len(set(names)) == len(names) else list(paths)
@@ -90,6 +128,7 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
 
     t_start = time.perf_counter()
     say = log or (lambda s: print(s, file=sys.stderr))
+    hw, space_file = resolve_config(hw), resolve_space(space_file)
     if jobs < 1:
         raise SweepError("--jobs must be >= 1", key="--jobs")
     if scheduler and jobs > 1:
@@ -138,8 +177,10 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
                "code": versions}
     fingerprint = hashlib.sha256(json.dumps(fp_data, sort_keys=True,
                                             default=str).encode()).hexdigest()
-    meta = {"hw": hw, "space": space_file, "traces": trace_paths, "format": FORMAT_VERSION,
-            "versions": versions, "header": header}
+    meta = {"hw": hw, "space": space_file, "traces": trace_paths,
+            "trace_sha256": [file_sha256(p) for p in trace_paths], "format": FORMAT_VERSION,
+            "pimsim_version": versions["pimsim"], "versions": versions, "header": header,
+            "config": plain(base.model_dump())}
     outp = Path(out)
     side = Journal.read_sidecar(outp)
     resuming = (outp.exists() or _journal_path(outp).exists()) and not overwrite
@@ -175,9 +216,11 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
     t_stats = time.perf_counter()
     evaluated = 0
     new_skips: list[tuple[int, str, str]] = []
-    with shared_traces(loaded, hashes), open_executor(
+    bar = SweepProgress(sum(len(k) for k in need), enabled=progress)
+    with bar, shared_traces(loaded, hashes), open_executor(
             jobs, scheduler, connect_timeout_s=connect_timeout_s) as (ex, workers):
-        computed, from_disk = gather_stats(ex, bundles, need, trace_paths, hashes, disk)
+        computed, from_disk = gather_stats(ex, bundles, need, trace_paths, hashes, disk,
+                                           done=bar.update)
         stats_s = time.perf_counter() - t_stats
         journal = Journal(outp, header, fingerprint, meta, overwrite=overwrite)
         group_by = discrete_keys(keys, [v for _, v in valid])
@@ -187,11 +230,8 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
                 for ti in range(ntr)]
         if batch_size is None:
             batch_size = int(min(5000, max(50, n_pending // max(1, workers * 8))))
-        from tqdm import tqdm
-
         t_eval = time.perf_counter()
-        bar = tqdm(total=n_pending, unit="cfg", disable=not progress, dynamic_ncols=True,
-                   desc="sweep", file=sys.stderr)
+        bar.phase("cost", n_pending, unit="cfg")
         rows_of = RowFormatter(combos, labels, base_hash, base_vals,
                                enabled if show_enabled else None)
         batches = iter([(ti, pending[ti][b0:b0 + batch_size]) for ti in range(ntr)
@@ -205,26 +245,23 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
                 if len(inflight) >= 2 * workers:
                     return
 
-        try:
+        submit()
+        while inflight:
+            finished, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
+            for fut in finished:
+                inflight.discard(fut)
+                res = fut.result()
+                for pid, reason in res.skipped:
+                    new_skips.append((pid, labels[pid % ntr], reason or "invalid"))
+                for note in res.notes:
+                    if note not in notes:
+                        notes.add(note)
+                        say(f"note: {note}")
+                lines = rows_of.lines(res.pids, res.metrics)
+                journal.append(lines)
+                evaluated += len(lines)
+                bar.update(len(lines) + len(res.skipped))
             submit()
-            while inflight:
-                finished, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
-                for fut in finished:
-                    inflight.discard(fut)
-                    res = fut.result()
-                    for pid, reason in res.skipped:
-                        new_skips.append((pid, labels[pid % ntr], reason or "invalid"))
-                    for note in res.notes:
-                        if note not in notes:
-                            notes.add(note)
-                            say(f"note: {note}")
-                    lines = rows_of.lines(res.pids, res.metrics)
-                    journal.append(lines)
-                    evaluated += len(lines)
-                    bar.update(len(lines) + len(res.skipped))
-                submit()
-        finally:
-            bar.close()
     skipped += new_skips
     rows = journal.finalize({**meta, "skipped": len(skipped)})
     if skipped:

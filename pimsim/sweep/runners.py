@@ -10,7 +10,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from pimsim.stats_cache import DiskStatsCache, StatKey, StatsBundle, compute_stat
@@ -51,11 +51,18 @@ def _cost_rank(bundle: StatsBundle, key: StatKey) -> tuple[int, Any]:
 
 
 def gather_stats(ex: cf.Executor, bundles: list[StatsBundle], need: list[set[StatKey]],
-                 paths: Sequence[str], hashes: Sequence[str], disk: DiskStatsCache | None
-                 ) -> tuple[int, int]:
-    """Fill ``bundles`` with the ``need``-ed statistics; returns (computed, from disk)."""
+                 paths: Sequence[str], hashes: Sequence[str], disk: DiskStatsCache | None,
+                 done: Callable[[int], None] | None = None) -> tuple[int, int]:
+    """Fill ``bundles`` with the ``need``-ed statistics; returns (computed, from disk).
+
+    ``done(n)`` is called as statistics arrive (``n`` of them), for a progress bar. On a local
+    process pool, the smallest task of each kernel family (statistics kind x layer input) runs
+    here first, before the workers are forked: the kernels are compiled or loaded from Numba's
+    cache once, in this process, and every worker inherits them (and the compile notice,
+    :mod:`pimsim.jit`, is printed once).
+    """
     computed = from_disk = 0
-    futs = []
+    tasks: list[tuple[int, StatKey]] = []
     for ti, keyset in enumerate(need):
         for key in sorted(keyset, key=lambda k, b=bundles[ti]: _cost_rank(b, k)):
             hit = disk.get(hashes[ti], key) if disk else None
@@ -63,13 +70,31 @@ def gather_stats(ex: cf.Executor, bundles: list[StatsBundle], need: list[set[Sta
                 bundles[ti].stats[key] = hit
                 from_disk += 1
             else:
-                futs.append((ti, ex.submit(compute_stats_task, paths[ti], hashes[ti], key)))
-    for ti, fut in futs:
-        key, value = fut.result()
+                tasks.append((ti, key))
+    if from_disk and done:
+        done(from_disk)
+
+    def store(ti: int, key: StatKey, value: Any) -> None:
+        nonlocal computed
         bundles[ti].stats[key] = value
         computed += 1
         if disk:
             disk.put(hashes[ti], key, value)
+        if done:
+            done(1)
+
+    if isinstance(ex, cf.ProcessPoolExecutor) and len(tasks) > 1:
+        first: dict[tuple[str, str], tuple[int, StatKey]] = {}
+        for ti, key in tasks:  # biggest first, so the last one seen is the smallest
+            first[(key[0], bundles[ti].view.layer(key[1]).input)] = (ti, key)
+        for ti, key in first.values():
+            store(ti, key, compute_stats_task(paths[ti], hashes[ti], key)[1])
+        here = set(first.values())
+        tasks = [t for t in tasks if t not in here]
+    futs = {ex.submit(compute_stats_task, paths[ti], hashes[ti], key): ti for ti, key in tasks}
+    for fut in cf.as_completed(futs):
+        key, value = fut.result()
+        store(futs[fut], key, value)
     return computed, from_disk
 
 
