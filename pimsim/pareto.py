@@ -1,19 +1,27 @@
-"""Non-dominated sets over two or three objectives of a sweep's results, and the EDP plot.
+"""Non-dominated sets over two or three objectives of a sweep's results, one per trace.
 
 An objective is a column name, minimised, or ``max:COLUMN`` to maximise (``min:COLUMN`` is
 explicit minimisation); columns whose name contains ``accuracy`` or ``agreement`` are maximised
 unless prefixed. A row is on the front when no other row is at least as good in every objective
 and strictly better in one (rows with a missing objective are ignored; exact duplicates of a
 front row are all on the front).
+
+A sweep over several traces has one front per trace (the ``trace`` column): workloads are not
+compared with each other. Front rows with the same objective and metric values are one point
+of the front; :func:`merge_identical` turns them into one row with a ``count`` of
+configurations. A swept key is every parameter column (dotted name) that takes two or more
+values in the file, ``pim.enabled`` included; the ``pim.*`` keys do not matter on a row with
+``pim.enabled`` false and show as ``-`` (None) there.
+
+Plots are in :mod:`pimsim.pareto_plot`.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +30,13 @@ from pimsim.errors import PimsimError
 
 #: Columns that are results, not swept parameters.
 RESULT_PREFIXES = ("energy_", "delay_", "edp_", "area_")
-META_COLUMNS = ("point", "trace", "config_hash", "is_base", "pim.enabled", "accuracy")
+#: Columns that are neither parameters nor results.
+META_COLUMNS = ("point", "trace", "config_hash", "is_base")
+#: Result columns without one of the prefixes.
+EXTRA_METRICS = ("accuracy",)
+PIM_ENABLED = "pim.enabled"
+#: Significant digits of the values compared when merging identical front points.
+MERGE_DIGITS = 12
 
 
 @dataclass(frozen=True)
@@ -81,16 +95,22 @@ def pareto_mask(values: np.ndarray, maximize: Sequence[bool] | None = None) -> n
 
 
 def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """A sweep results file (.csv or .parquet) as a DataFrame."""
+    """A sweep results file (.csv or .parquet) as a DataFrame; an empty file is an error."""
     file = str(path)
     if not os.path.isfile(file):
         raise PimsimError("file not found", file=file)
     try:
         if file.lower().endswith(".parquet"):
-            return pd.read_parquet(file)
-        return pd.read_csv(file)
+            df = pd.read_parquet(file)
+        else:
+            df = pd.read_csv(file)
+    except pd.errors.EmptyDataError:
+        raise PimsimError("empty results file (no header)", file=file) from None
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         raise PimsimError(f"cannot read results: {exc}", file=file) from None
+    if df.empty:
+        raise PimsimError("results file has no rows", file=file)
+    return df
 
 
 def check_columns(df: pd.DataFrame, names: Sequence[str], *, file: str) -> None:
@@ -102,146 +122,219 @@ def check_columns(df: pd.DataFrame, names: Sequence[str], *, file: str) -> None:
                               file=file, key=name)
 
 
+def is_metric(column: str) -> bool:
+    """Whether a column is a result (energy, delay, EDP, area, accuracy)."""
+    return column.startswith(RESULT_PREFIXES) or column in EXTRA_METRICS
+
+
+def parameter_columns(df: pd.DataFrame) -> list[str]:
+    """Every hardware-key column (dotted name), swept or not, ``pim.enabled`` included."""
+    return [c for c in df.columns if "." in c and c not in META_COLUMNS and not is_metric(c)]
+
+
 def swept_keys(df: pd.DataFrame) -> list[str]:
-    """The swept parameter columns (dotted names between config_hash and the results)."""
-    return [c for c in df.columns if "." in c and c not in META_COLUMNS
-            and not c.startswith(RESULT_PREFIXES)]
+    """The parameter columns that take two or more values in ``df`` (``pim.enabled`` too)."""
+    return [c for c in parameter_columns(df) if df[c].nunique(dropna=False) > 1]
+
+
+def fixed_keys(df: pd.DataFrame) -> dict[str, Any]:
+    """The parameter columns with one value in ``df``, and that value."""
+    return {c: df[c].iloc[0] for c in parameter_columns(df)
+            if df[c].nunique(dropna=False) == 1}
+
+
+def metric_columns(df: pd.DataFrame) -> list[str]:
+    """The result columns of ``df``, in file order."""
+    return [c for c in df.columns if is_metric(c)]
+
+
+def pim_off(df: pd.DataFrame) -> pd.Series:
+    """True on rows whose PIM macro is disabled (False everywhere without the column)."""
+    if PIM_ENABLED not in df.columns:
+        return pd.Series(False, index=df.index)
+    return df[PIM_ENABLED].map(lambda v: str(v).strip().lower() in ("false", "0", "0.0"))
+
+
+def relevant(key: str, off: pd.Series) -> pd.Series:
+    """Rows on which ``key`` matters: all, except the ``pim.*`` keys on PIM-off rows."""
+    if key.startswith("pim.") and key != PIM_ENABLED:
+        return ~off
+    return pd.Series(True, index=off.index)
+
+
+def trace_groups(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """``(trace label, rows)`` per trace in file order; ``("all rows", df)`` without traces."""
+    if "trace" not in df.columns:
+        return [("all rows", df)]
+    return [(str(t), df[df["trace"] == t]) for t in pd.unique(df["trace"])]
 
 
 def pareto_front(df: pd.DataFrame, objectives: Sequence[Objective]) -> pd.DataFrame:
-    """The non-dominated rows, sorted by the first objective."""
+    """The non-dominated rows of ``df`` (all traces together), sorted by the first objective."""
     vals = df[[o.column for o in objectives]].to_numpy(dtype=float)
     mask = pareto_mask(vals, [o.maximize for o in objectives])
     front = df[mask]
-    return front.sort_values(objectives[0].column, ascending=not objectives[0].maximize)
+    return front.sort_values([o.column for o in objectives],
+                             ascending=[not o.maximize for o in objectives], kind="stable")
 
 
-def _short(key: str) -> str:
-    return key.split(".")[-1]
+def fronts_by_trace(df: pd.DataFrame, objectives: Sequence[Objective]
+                    ) -> list[tuple[str, pd.DataFrame]]:
+    """``(trace label, front rows)`` per trace (:func:`trace_groups`, :func:`pareto_front`)."""
+    return [(label, pareto_front(rows, objectives)) for label, rows in trace_groups(df)]
 
 
-def point_label(row: pd.Series, keys: Sequence[str], limit: int = 4) -> str:
-    """``adc_bits=6 rows_per_read=64`` from a row's swept values (``digital-only`` when the
-    PIM macro is off, whose keys then do not matter)."""
-    if "pim.enabled" in row.index and str(row["pim.enabled"]).lower() in ("false", "0", "0.0"):
-        keys = [k for k in keys if not k.startswith("pim.")]
-        return " ".join(["digital-only", *(f"{_short(k)}={row[k]}" for k in keys[:limit])])
-    parts = []
-    for k in list(keys)[:limit]:
-        v = row[k]
-        if isinstance(v, float):
-            v = f"{v:.3g}"
-        parts.append(f"{_short(k)}={v}")
-    return " ".join(parts)
+def _rounded(v: Any) -> Any:
+    if isinstance(v, (float, np.floating)):
+        return float(f"{float(v):.{MERGE_DIGITS}g}") if np.isfinite(v) else repr(float(v))
+    return v
 
 
-_UNITS = (("_js", "J·s"), ("_m2", "m²"), ("_j", "J"), ("_s", "s"))
+def merged_value(values: pd.Series) -> Any:
+    """One cell of a merged row: the value when the rows agree, a sorted tuple of the distinct
+    values when not, None when no row has one (a ``pim.*`` key on PIM-off rows)."""
+    vals = [v.item() if isinstance(v, np.generic) else v for v in values]
+    uniq = sorted(set(vals), key=lambda v: (str(type(v)), v))
+    if not uniq:
+        return None
+    return uniq[0] if len(uniq) == 1 else tuple(uniq)
 
 
-def _axis_units(ax, axis: str, column: str) -> None:  # type: ignore[no-untyped-def]
-    """Human units on an axis of an SI column: engineering prefixes (µJ, ns, ...)."""
-    from matplotlib.ticker import EngFormatter
+def merge_identical(front: pd.DataFrame, keys: Sequence[str],
+                    objectives: Sequence[Objective]) -> pd.DataFrame:
+    """One row per distinct point of ``front``: rows with equal objective and metric values
+    (to :data:`MERGE_DIGITS` digits) are merged.
 
-    for suffix, unit in _UNITS:
-        if column.endswith(suffix):
-            getattr(ax, f"{axis}axis").set_major_formatter(EngFormatter(unit=unit))
-            return
-
-
-def _wants_log(x: np.ndarray) -> bool:
-    x = x[np.isfinite(x)]
-    return bool(x.size) and float(x.min()) > 0 and float(x.max()) / float(x.min()) > 30
-
-
-def plot_front(df: pd.DataFrame, front: pd.DataFrame, objectives: Sequence[Objective],
-               out: str | os.PathLike[str], *, color_by: str | None = None,
-               title: str | None = None) -> list[str]:
-    """Scatter of all rows (faint), the front (bold, labelled), iso-EDP curves, base points.
-
-    Writes ``out`` (PNG unless its suffix says SVG) and the other of PNG/SVG beside it; returns
-    the written paths.
+    Columns: ``count`` (configurations merged), ``points`` (their ``point`` ids, a tuple),
+    ``is_base`` (1 when one of them is the base config), each key (:func:`merged_value` over
+    the rows where it matters; a key that is an objective is with the metrics), then the
+    metric columns. Sorted by the objectives.
     """
-    import matplotlib
+    metrics = list(dict.fromkeys([o.column for o in objectives] + metric_columns(front)))
+    keys = [k for k in keys if k not in metrics]  # a key used as an objective: a metric here
+    off = pim_off(front)
+    sig = front[metrics].map(_rounded)
+    groups = sig.groupby(metrics, sort=False, dropna=False).indices
+    rows = []
+    for idx in groups.values():
+        part = front.iloc[idx]
+        row: dict[str, Any] = {"count": len(part)}
+        row["points"] = tuple(int(p) for p in part["point"]) if "point" in part else ()
+        row["is_base"] = int(part["is_base"].max()) if "is_base" in part else 0
+        for k in keys:
+            row[k] = merged_value(part[k][relevant(k, off.iloc[idx])])
+        for m in metrics:
+            row[m] = part[m].iloc[0]
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=["count", "points", "is_base", *keys, *metrics])
+    return out.sort_values([o.column for o in objectives],
+                           ascending=[not o.maximize for o in objectives],
+                           kind="stable").reset_index(drop=True)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    xo, yo = objectives[0], objectives[1]
-    x, y = xo.column, yo.column
-    fig, ax = plt.subplots(figsize=(8.0, 5.8), dpi=120)
-    xs, ys = df[x].to_numpy(float), df[y].to_numpy(float)
-    if color_by:
-        c = df[color_by]
-        if pd.api.types.is_numeric_dtype(c):
-            sc = ax.scatter(xs, ys, c=c.to_numpy(float), s=12, alpha=0.45, cmap="viridis",
-                            linewidths=0)
-            fig.colorbar(sc, ax=ax, label=color_by)
-        else:
-            for val, grp in df.groupby(color_by):
-                ax.scatter(grp[x], grp[y], s=12, alpha=0.45, label=f"{color_by}={val}")
-    else:
-        ax.scatter(xs, ys, s=10, alpha=0.25, color="0.55", linewidths=0, label="all points")
-    fx, fy = front[x].to_numpy(float), front[y].to_numpy(float)
-    order = np.argsort(fx)
-    ax.plot(fx[order], fy[order], "-o", color="C3", lw=2.0, ms=5, label="Pareto front",
-            zorder=5)
-    if len(objectives) > 2:
-        z = objectives[2].column
-        sc = ax.scatter(fx, fy, c=front[z].to_numpy(float), s=50, cmap="plasma", zorder=6,
-                        edgecolors="k", linewidths=0.6)
-        fig.colorbar(sc, ax=ax, label=f"front: {objectives[2].label}")
-    log_x, log_y = _wants_log(xs), _wants_log(ys)
-    if log_x:
-        ax.set_xscale("log")
-    if log_y:
-        ax.set_yscale("log")
-    pair = {x, y}
-    if pair == {"energy_j", "delay_s"} and np.all(xs > 0) and np.all(ys > 0):
-        edp = xs * ys
-        lo, hi = math.log10(np.nanmin(edp)), math.log10(np.nanmax(edp))
-        levels = np.logspace(lo, hi, 4) if hi > lo else [10**lo]
-        xline = np.geomspace(np.nanmin(xs), np.nanmax(xs), 100)
-        for lv in levels:
-            ax.plot(xline, lv / xline, ls=":", lw=0.9, color="0.35", zorder=1)
-            ax.annotate(f"EDP {lv:.2g} J s", (xline[-1], lv / xline[-1]), fontsize=7,
-                        color="0.3", ha="right", va="bottom")
-        ax.set_ylim(np.nanmin(ys) / 1.3, np.nanmax(ys) * 1.3)
-        ax.set_xlim(np.nanmin(xs) / 1.3, np.nanmax(xs) * 1.3)
-    keys = swept_keys(df)
-    distinct = front.drop_duplicates(subset=[x, y])  # one label per position on the plot
-    step = max(1, math.ceil(len(distinct) / 10))
-    for i, (_, row) in enumerate(distinct.iterrows()):
-        if i % step == 0 or i == len(distinct) - 1:
-            ax.annotate(point_label(row, keys), (row[x], row[y]), fontsize=7,
-                        xytext=(6, 6 + 9 * (i // step % 3)), textcoords="offset points",
-                        color="C3")
-    if "is_base" in df.columns:
-        base = df[df["is_base"] == 1]
-        for _, row in base.drop_duplicates(subset=[x, y]).iterrows():
-            en = row.get("pim.enabled")
-            kind = "PIM" if str(en).lower() in ("true", "1", "1.0") else "digital-only"
-            ax.scatter([row[x]], [row[y]], marker="*", s=220, color="gold", edgecolors="k",
-                       zorder=7)
-            ax.annotate(f"base ({kind})", (row[x], row[y]), fontsize=8, fontweight="bold",
-                        xytext=(6, -12), textcoords="offset points")
-    ax.set_xlabel(xo.label)
-    ax.set_ylabel(yo.label)
-    _axis_units(ax, "x", x)
-    _axis_units(ax, "y", y)
-    n_distinct = len(front.drop_duplicates(subset=[o.column for o in objectives]))
-    ax.set_title(title or f"Pareto front: {n_distinct} distinct points ({len(front)} of "
-                 f"{len(df)} configurations)")
-    ax.grid(True, which="both", alpha=0.2)
-    ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    outp = Path(out)
-    outp.parent.mkdir(parents=True, exist_ok=True)
-    other = outp.with_suffix(".svg" if outp.suffix.lower() != ".svg" else ".png")
-    written = []
-    for path in (outp, other):
-        tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-        fig.savefig(tmp, format=path.suffix.lstrip(".").lower() or "png")
-        os.replace(tmp, path)
-        written.append(str(path))
-    plt.close(fig)
-    return written
+# ----------------------------------------------------------------------- human-readable values
+
+#: Key-name suffix -> (unit, scale to SI or None for plain numbers); longest suffix first.
+_KEY_UNITS = (
+    ("_j_per_bit_mm", "J/bit/mm"), ("_j_per_bit", "J/bit"), ("_j_per_step", "J/step"),
+    ("_bytes_per_s", "B/s"), ("_w_per_bit", "W/bit"), ("_w_per_array", "W"),
+    ("_m2_per_bit", "m²/bit"), ("_hz", "Hz"), ("_j", "J"), ("_s", "s"), ("_v", "V"),
+    ("_w", "W"), ("_nm", "nm"), ("_m2", "m²"), ("_bytes", "B"),
+)
+_PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"),
+             (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f"), (1e-18, "a"))
+
+
+def eng(value: float, unit: str = "", digits: int = 3) -> str:
+    """``146473830.6, "Hz"`` -> ``146 MHz``; ``digits`` significant digits."""
+    v = float(value)
+    if v == 0 or not np.isfinite(v):
+        return f"{v:g} {unit}".strip()
+    for scale, prefix in _PREFIXES:
+        if abs(v) >= scale * 0.9995:
+            break
+    return f"{v / scale:.{digits}g} {prefix}{unit}".strip()
+
+
+def _bytes(v: float) -> str:
+    for scale, name in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if abs(v) >= scale:
+            return f"{v / scale:.3g} {name}"
+    return f"{v:.0f} B"
+
+
+def short_key(key: str) -> str:
+    """``tech.clock_hz`` -> ``clock``, ``pim.adc_bits`` -> ``adc_bits`` (unit suffix dropped),
+    ``pim.enabled`` -> ``PIM``."""
+    if key == PIM_ENABLED:
+        return "PIM"
+    name = key.split(".")[-1]
+    for suffix, _ in _KEY_UNITS:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def fmt_value(key: str, value: Any) -> str:
+    """A key's value in human units: ``146 MHz``, ``256 KiB``, ``0.85 V``, ``6``, ``on``;
+    ``-`` for None, a merged tuple as ``4, 6, 8`` (or ``4 … 8 (5 values)``)."""
+    if value is None:
+        return "-"
+    if isinstance(value, tuple):
+        parts = [fmt_value(key, v) for v in value]
+        return ", ".join(parts) if len(parts) <= 4 else f"{parts[0]} … {parts[-1]} " \
+            f"({len(parts)} values)"
+    if isinstance(value, (bool, np.bool_)):
+        return "on" if value else "off"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        name = key.split(".")[-1]
+        for suffix, unit in _KEY_UNITS:
+            if name.endswith(suffix):
+                v = float(value)
+                if unit == "V" and 0.1 <= abs(v) < 100:
+                    return f"{v:.3g} V"
+                return _bytes(v) if unit == "B" else eng(v, unit)
+        if isinstance(value, (float, np.floating)) and not float(value).is_integer():
+            return f"{float(value):.3g}"
+        return f"{int(value)}" if float(value).is_integer() else str(value)
+    return str(value)
+
+
+def fmt_metric(column: str, value: Any) -> str:
+    """A result value in human units: ``287 µJ``, ``889 µs``, ``256 nJ·s``, ``5.2 mm²``,
+    ``95.3 %`` (accuracy), ``-`` when missing."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return "-" if value is None else str(value)
+    if not np.isfinite(v):
+        return "-"
+    for suffix, unit in (("_js", "J·s"), ("_j", "J"), ("_s", "s")):
+        if column.endswith(suffix):
+            return eng(v, unit, 4)
+    if column.endswith("_m2"):
+        return f"{v * 1e6:.4g} mm²"
+    if "accuracy" in column and 0 <= v <= 1:
+        return f"{100 * v:.1f} %"
+    return f"{v:.4g}"
+
+
+def key_names(keys: Sequence[str]) -> dict[str, str]:
+    """Short names of keys (:func:`short_key`), the full key where two short names clash."""
+    short = {k: short_key(k) for k in keys}
+    clash = {s for s in short.values() if list(short.values()).count(s) > 1}
+    return {k: (k if s in clash else s) for k, s in short.items()}
+
+
+def point_label(row: pd.Series | dict[str, Any], keys: Sequence[str]) -> str:
+    """``adc_bits 6, clock 146 MHz`` from a (merged) row's key values; ``digital-only`` for a
+    row with the PIM macro off, whose ``pim.*`` keys are then left out."""
+    names = key_names(keys)
+    parts = []
+    for k in keys:
+        v = row[k]
+        if k == PIM_ENABLED and not isinstance(v, tuple) and v is not None:
+            parts.append("PIM" if str(v).lower() in ("true", "1", "1.0") else "digital-only")
+        elif v is not None:
+            parts.append(f"{names[k]} {fmt_value(k, v)}")
+    return ", ".join(parts)

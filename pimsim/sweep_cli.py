@@ -66,22 +66,23 @@ def sweep_cmd(hw: str, traces: tuple[str, ...], space: str, out: str, jobs: int,
 @click.option("--x", "x", default="delay_s", show_default=True,
               help="objective on the x axis (minimised; max:COL to maximise)")
 @click.option("--y", "y", default="energy_j", show_default=True, help="objective on the y axis")
-@click.option("--z", "z", default=None, help="optional third objective (colour of the front)")
+@click.option("--z", "z", default=None,
+              help="optional third objective (the front is over all three; plotted: x, y)")
 @click.option("--out", required=True, type=click.Path(dir_okay=False),
-              help="plot file (.png; an .svg is written beside it, or vice versa)")
-@click.option("--front-csv", type=click.Path(dir_okay=False), help="write the front as CSV")
+              help="plot file (.png; an .svg with hover text is written beside it, or vice "
+                   "versa); one panel per trace")
+@click.option("--front-csv", type=click.Path(dir_okay=False),
+              help="write the front rows (every configuration, per trace) as CSV")
 @click.option("--color-by", default=None, help="colour all points by this column")
 def pareto_cmd(results: str, x: str, y: str, z: str | None, out: str, front_csv: str | None,
                color_by: str | None) -> None:
-    """Non-dominated set of a sweep over two or three objectives, and its plot."""
-    from pimsim.pareto import (
-        check_columns,
-        pareto_front,
-        parse_objective,
-        plot_front,
-        read_results,
-    )
-    from pimsim.report import atomic_write_text
+    """Non-dominated set of a sweep per trace over two or three objectives, and its plot."""
+    import numpy as np
+    import pandas as pd
+
+    from pimsim.atomic import atomic_write_text
+    from pimsim.pareto import check_columns, parse_objective, read_results
+    from pimsim.pareto_plot import plot_fronts
 
     df = read_results(results)
     objs = [parse_objective(x), parse_objective(y)] + ([parse_objective(z)] if z else [])
@@ -89,16 +90,19 @@ def pareto_cmd(results: str, x: str, y: str, z: str | None, out: str, front_csv:
                   file=results)
     if len({o.column for o in objs}) != len(objs):
         raise PimsimError("objectives must be different columns", file=results, key="--x/--y")
-    front = pareto_front(df, objs)
-    if front.empty:
-        raise PimsimError("no row has finite values of every objective", file=results,
+    vals = df[[o.column for o in objs]].apply(pd.to_numeric, errors="coerce").to_numpy(float)
+    if not np.isfinite(vals).all(axis=1).any():
+        raise PimsimError("no row has finite numeric values of every objective", file=results,
                           key=",".join(o.column for o in objs))
-    written = plot_front(df, front, objs, out, color_by=color_by)
+    written, panels = plot_fronts(df, objs, out, color_by=color_by)
     if front_csv:
+        front = pd.concat([p.front for p in panels])
         atomic_write_text(front_csv, front.to_csv(index=False))
         written.append(front_csv)
-    click.echo(f"front: {len(front)} of {len(df)} rows over "
-               f"{', '.join(o.label for o in objs)}; wrote {', '.join(written)}")
+    per = "; ".join(f"{p.label}: {len(p.merged)} distinct points ({len(p.front)} of "
+                    f"{len(p.rows)} rows)" for p in panels)
+    click.echo(f"front over {', '.join(o.label for o in objs)}: {per}; wrote "
+               f"{', '.join(written)}")
 
 
 @click.command("report")
@@ -107,7 +111,9 @@ def pareto_cmd(results: str, x: str, y: str, z: str | None, out: str, front_csv:
               help="directory for index.html (self-contained) and the plots")
 @click.option("--title", default=None)
 def report_cmd(results: str, out: str, title: str | None) -> None:
-    """One self-contained HTML page: the front, the best EDP point, EDP sensitivity."""
+    """One self-contained HTML page: per trace, the best EDP point against the base config,
+    its energy per layer and component and its area (re-simulated from the sweep's sidecar),
+    and the merged Pareto front; then the sensitivity of EDP to each swept key."""
     from pimsim.html_report import write_report
 
     path = write_report(results, out, title=title)
