@@ -362,7 +362,7 @@ NOTES = [
     "read time is the model's (bitline settle vs flash conversion), which ignores the pulse "
     "train."),
     ("* **Paper ratios.** ACE-SNN's per-op energies at 6 bits, its spike rates and its PIM "
-    "circuit are unpublished (not in its abstract). ace_snn_compute.yaml counts compute only with "
+    "circuit are not published. ace_snn_compute.yaml counts compute only with "
     "Horowitz energies scaled by pimsim's bit-width rules (AC = 32-bit add, 0.1 pJ; first "
     "layer = 8-bit x 6-bit multiply + 32-bit add at each of the 5 steps); 45nm_pim.yaml adds "
     "memory, leakage and neuron updates, which shrink every ratio. The table's last columns "
