@@ -13,11 +13,14 @@ On disk the statistics live under
 (``PIMSIM_CACHE_DIR``, default ``~/.cache/pimsim/stats``), written atomically, so a repeated
 sweep over the same trace (by content, not by path) runs no Numba kernel at all, while a new
 statistics definition (:data:`~pimsim.activity.STATS_VERSION`) or release starts a fresh cache.
-A file lacking a field is treated as absent and recomputed.
+Every file stores a SHA-256 ``digest`` of its key, its trace's content hash and every field
+(name, dtype, shape, bytes); a file that cannot be read, lacks a field or whose digest does not
+match is treated as absent, so it is recomputed and overwritten, never used.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -30,7 +33,7 @@ import numpy as np
 from pimsim import __version__
 from pimsim.activity import STATS_VERSION, ActivityCache, LayerActivity, PimActivity
 from pimsim.models.engine import StatKey, dense_key, layer_key, pim_key
-from pimsim.trace import LayerSpec, Trace
+from pimsim.trace import READ_ERRORS, LayerSpec, Trace
 
 __all__ = ["DiskStatsCache", "PrecomputedCache", "StatKey", "StatsBundle", "TraceView",
            "compute_stat", "default_cache_dir", "dense_key", "layer_key", "pim_key"]
@@ -131,6 +134,9 @@ def _safe(text: str, keep: str = "-_") -> str:
 _LAYER_INTS = ("pe_rows", "events", "tiles_per_step", "window_events", "active_rows",
                "active_rows_per_step")
 _LAYER_ARRAYS = ("events_per_step", "spikes_per_step", "tile_max_values", "tile_max_counts")
+#: Fields of a stored :class:`PimActivity`; the integer fields of both (stored as int64).
+_PIM_FIELDS = ("phases", "driven_rows", "code_sums")
+_INTS = (*_LAYER_INTS, "phases")
 
 
 class DiskStatsCache:
@@ -150,35 +156,50 @@ class DiskStatsCache:
         return self.version_dir / content_hash[:32] / f"{kind}_{_safe(name)}_{int(geom)}.npz"
 
     def get(self, content_hash: str, key: StatKey) -> Any | None:
-        """The cached statistic, or None when absent, unreadable or lacking a field (it is
-        then recomputed)."""
+        """The cached statistic, or None when absent, unreadable, lacking a field or not
+        matching its digest (it is then recomputed)."""
         path = self._file(content_hash, key)
         if not path.is_file():
             return None
+        fields = _LAYER_INTS + _LAYER_ARRAYS if key[0] in ("layer", "dense") else _PIM_FIELDS
         try:
             with np.load(path, allow_pickle=False) as z:
-                if key[0] in ("layer", "dense"):
-                    return LayerActivity(name=key[1], **{f: int(z[f]) for f in _LAYER_INTS},
-                                         **{f: z[f] for f in _LAYER_ARRAYS})
-                return PimActivity(phases=int(z["phases"]), driven_rows=z["driven_rows"],
-                                   code_sums=z["code_sums"])
-        except (OSError, KeyError, ValueError):
+                arrays = {f: z[f] for f in fields}
+                digest = z["digest"]
+            if digest.tobytes() != _digest(content_hash, key, arrays):
+                return None
+            if key[0] in ("layer", "dense"):
+                return LayerActivity(name=key[1], **{f: int(arrays[f]) for f in _LAYER_INTS},
+                                     **{f: arrays[f] for f in _LAYER_ARRAYS})
+            return PimActivity(phases=int(arrays["phases"]), driven_rows=arrays["driven_rows"],
+                               code_sums=arrays["code_sums"])
+        except (*READ_ERRORS, MemoryError):
             return None
 
     def put(self, content_hash: str, key: StatKey, value: Any) -> None:
         """Store a statistic atomically (temporary file + rename); errors are ignored."""
         path = self._file(content_hash, key)
-        if isinstance(value, LayerActivity):
-            arrays = {f: np.int64(getattr(value, f)) for f in _LAYER_INTS}
-            arrays.update({f: getattr(value, f) for f in _LAYER_ARRAYS})
-        else:
-            arrays = {"phases": np.int64(value.phases), "driven_rows": value.driven_rows,
-                      "code_sums": value.code_sums}
+        fields = _LAYER_INTS + _LAYER_ARRAYS if isinstance(value, LayerActivity) else _PIM_FIELDS
+        arrays = {f: np.asarray(getattr(value, f)) for f in fields}
+        arrays = {f: a.astype(np.int64) if f in _INTS else a for f, a in arrays.items()}
+        digest = np.frombuffer(_digest(content_hash, key, arrays), dtype=np.uint8)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **arrays)
+                np.savez(fh, digest=digest, **arrays)
             os.replace(tmp, path)
         except OSError:
             return
+
+
+def _digest(content_hash: str, key: StatKey, arrays: dict[str, np.ndarray]) -> bytes:
+    """SHA-256 of an entry: its key, its trace's content hash and every field's name, dtype,
+    shape and bytes."""
+    kind, name, geom = key
+    h = hashlib.sha256(repr((content_hash, str(kind), str(name), int(geom))).encode())
+    for field_name in sorted(arrays):
+        a = np.ascontiguousarray(arrays[field_name])
+        h.update(repr((field_name, a.dtype.str, a.shape)).encode())
+        h.update(a.tobytes())
+    return h.digest()

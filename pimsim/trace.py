@@ -2,9 +2,12 @@
 
 A trace is a ``np.savez_compressed`` archive holding the network (integer weights, thresholds,
 leaks, scales), the first layer's quantized analog input, the bit-packed input spikes of every
-spiking layer, labels and predictions. It is always loaded with ``allow_pickle=False``. The
-reader collects every problem it finds and reports the first one as a one-line
-:class:`~pimsim.errors.TraceError` naming the file and key.
+spiking layer, labels and predictions. The reader opens the zip itself, never unpickles, and
+reads in bounded memory: the metadata first (at most :data:`MAX_META_BYTES`), then every
+member's ``.npy`` header, which must declare exactly the dtype and shape the metadata implies
+(at most :data:`MAX_TRACE_BYTES` in all), before any array data is inflated. It collects every
+problem it finds and reports the first one as a one-line :class:`~pimsim.errors.TraceError`
+naming the file and key.
 """
 
 from __future__ import annotations
@@ -12,7 +15,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import struct
+import tokenize
+import warnings
 import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +36,33 @@ FORMAT_NAME = "pimsim-trace"
 FORMAT_VERSION = 1
 LAYER_KINDS = ("conv3d", "conv2d", "linear")
 SPATIAL_DIMS = {"conv3d": 3, "conv2d": 2, "linear": 0}
+
+# Limits of the reader (docs/trace-format.md §7.1). Each is checked, in Python integers, before
+# anything it bounds is read or allocated.
+#: Bytes of the ``meta`` member's JSON text.
+MAX_META_BYTES = 16 * 2**20
+#: Bytes of all the arrays the metadata declares (input, weights, spikes, labels, predictions).
+MAX_TRACE_BYTES = 8 * 2**30
+#: ``num_samples``, ``timesteps`` and every entry of a shape, kernel, stride or padding.
+MAX_COUNT = 2**31 - 1
+#: Members of the zip archive, and bytes of its central directory.
+MAX_MEMBERS = 4096
+MAX_DIRECTORY_BYTES = 2**20
+#: Nesting of JSON arrays and objects in ``meta``; digits of a JSON integer; characters of a
+#: JSON real (NaN and Infinity, which are not JSON, are refused).
+MAX_JSON_DEPTH = 64
+MAX_INT_DIGITS = 30
+MAX_REAL_CHARS = 100
+#: numpy's own bound on a ``.npy`` header (``numpy.lib.format`` ``max_header_size``).
+_NPY_HEADER_MAX = 10000
+#: Bytes inflated per read while filling an array.
+_CHUNK = 2**20
+#: What reading a corrupt zip or ``.npy`` member can raise (zipfile, zlib, numpy's header
+#: parser, which falls back on tokenize and ast); the reader turns each into a TraceError.
+READ_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, TypeError, KeyError,
+    IndexError, NotImplementedError, RuntimeError, struct.error, OverflowError, SyntaxError,
+    tokenize.TokenError)
 _META_REQUIRED = {
     "format": str,
     "version": int,
@@ -219,6 +255,18 @@ class Trace:
 # ----------------------------------------------------------------------------- validation
 
 
+def _printable(text: str, limit: int = 200) -> str:
+    """``text`` with control characters escaped and cut to ``limit`` characters (for keys)."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[: limit + 1])
+    return out if len(out) <= limit else out[: limit - 3] + "..."
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters (for values quoted in a message)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class Problems:
     """Collects validation problems; raises the first as a TraceError (all listed in .all)."""
 
@@ -227,7 +275,7 @@ class Problems:
         self.items: list[tuple[str, str]] = []
 
     def add(self, key: str, message: str) -> None:
-        self.items.append((key, message))
+        self.items.append((_printable(key), message))
 
     def raise_if_any(self) -> None:
         if self.items:
@@ -248,6 +296,38 @@ def _check_type(value: Any, expected: Any) -> bool:
     if isinstance(expected, tuple) and int in expected:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     return isinstance(value, expected)
+
+
+def _as_float(value: float) -> float:
+    """``float(value)``; an integer too large for a float is infinite."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def _counts_ok(v: list[int], minimum: int) -> bool:
+    """Every entry in [minimum, MAX_COUNT]."""
+    return all(minimum <= x <= MAX_COUNT for x in v)
+
+
+def _check_values_of(raw: dict[str, Any], where: str, problems: Problems) -> None:
+    """The value rules of a layer's numbers (docs/trace-format.md §4)."""
+    threshold = _as_float(raw["threshold"])
+    if not (math.isfinite(threshold) and threshold > 0):
+        problems.add(f"{where}.threshold",
+                     f"expected a finite number > 0, got {_short(raw['threshold'])}")
+    leak = _as_float(raw["leak"])
+    if not (math.isfinite(leak) and 0 <= leak <= 1):
+        problems.add(f"{where}.leak",
+                     f"expected a finite number in [0, 1], got {_short(raw['leak'])} (the membrane "
+                     "is multiplied by the leak at every step: above 1 it would grow)")
+    scale = _as_float(raw["weight_scale"])
+    if not (math.isfinite(scale) and scale > 0):
+        problems.add(f"{where}.weight_scale",
+                     f"expected a finite number > 0, got {_short(raw['weight_scale'])}")
+    if not 2 <= raw["weight_bits"] <= 16:
+        problems.add(f"{where}.weight_bits", "expected an integer in [2, 16]")
 
 
 def parse_layers(meta: dict[str, Any], problems: Problems) -> list[LayerSpec]:
@@ -279,15 +359,18 @@ def parse_layers(meta: dict[str, Any], problems: Problems) -> list[LayerSpec]:
             problems.add(f"{where}.name", "expected a unique non-empty name without '/'")
         names.add(name)
         if kind not in LAYER_KINDS:
-            problems.add(f"{where}.kind", f"expected one of {', '.join(LAYER_KINDS)}, got {kind!r}")
+            problems.add(f"{where}.kind",
+                         f"expected one of {', '.join(LAYER_KINDS)}, got {_short(kind)}")
             continue
         nsp = SPATIAL_DIMS[kind]
         in_shape, out_shape = raw["in_shape"], raw["out_shape"]
-        if not _is_int_list(in_shape) or len(in_shape) != nsp + 1 or min(in_shape) <= 0:
-            problems.add(f"{where}.in_shape", f"expected {nsp + 1} positive integers for {kind}")
-            continue
-        if not _is_int_list(out_shape) or len(out_shape) != nsp + 1 or min(out_shape) <= 0:
-            problems.add(f"{where}.out_shape", f"expected {nsp + 1} positive integers for {kind}")
+        shape_ok = True
+        for key, shape in (("in_shape", in_shape), ("out_shape", out_shape)):
+            if not _is_int_list(shape) or len(shape) != nsp + 1 or not _counts_ok(shape, 1):
+                problems.add(f"{where}.{key}", f"expected {nsp + 1} integers in [1, {MAX_COUNT}] "
+                             f"for {kind}")
+                shape_ok = False
+        if not shape_ok:
             continue
         kernel: list[int] = []
         stride: list[int] = []
@@ -296,10 +379,9 @@ def parse_layers(meta: dict[str, Any], problems: Problems) -> list[LayerSpec]:
             geo_ok = True
             for key, minimum in (("kernel", 1), ("stride", 1), ("padding", 0)):
                 val = raw.get(key)
-                if not _is_int_list(val) or len(val) != nsp or min(val) < minimum:
-                    problems.add(
-                        f"{where}.{key}", f"expected {nsp} integers >= {minimum} for {kind}"
-                    )
+                if not _is_int_list(val) or len(val) != nsp or not _counts_ok(val, minimum):
+                    problems.add(f"{where}.{key}",
+                                 f"expected {nsp} integers in [{minimum}, {MAX_COUNT}] for {kind}")
                     geo_ok = False
             if not geo_ok:
                 continue
@@ -318,10 +400,7 @@ def parse_layers(meta: dict[str, Any], problems: Problems) -> list[LayerSpec]:
             problems.add(f"{where}.input", "expected 'analog' or 'spikes'")
         if raw["neuron"] not in ("lif", "integrator"):
             problems.add(f"{where}.neuron", "expected 'lif' or 'integrator'")
-        if not raw["weight_bits"] >= 2:
-            problems.add(f"{where}.weight_bits", "expected an integer >= 2")
-        if not raw["weight_scale"] > 0:
-            problems.add(f"{where}.weight_scale", "expected a positive number")
+        _check_values_of(raw, where, problems)
         layers.append(
             LayerSpec(
                 name=name,
@@ -333,9 +412,9 @@ def parse_layers(meta: dict[str, Any], problems: Problems) -> list[LayerSpec]:
                 padding=tuple(padding),
                 input=raw["input"],
                 neuron=raw["neuron"],
-                threshold=float(raw["threshold"]),
-                leak=float(raw["leak"]),
-                weight_scale=float(raw["weight_scale"]),
+                threshold=_as_float(raw["threshold"]),
+                leak=_as_float(raw["leak"]),
+                weight_scale=_as_float(raw["weight_scale"]),
                 weight_bits=int(raw["weight_bits"]),
             )
         )
@@ -357,37 +436,84 @@ def parse_layers(meta: dict[str, Any], problems: Problems) -> list[LayerSpec]:
     return layers
 
 
-def validate_arrays(
+#: The dtypes each array may have (by key prefix), the smallest first.
+_DTYPES: dict[str, tuple[type, ...]] = {
+    "input": (np.uint8, np.uint16),
+    "weights": (np.int8, np.int16),
+    "spikes": (np.uint8,),
+    "labels": (np.int64,),
+    "predictions": (np.int64,),
+}
+
+
+def _gib(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.3g} GiB"
+
+
+def _implied_bytes(meta: dict[str, Any], layers: list[LayerSpec],
+                   arrays: dict[str, Any]) -> dict[str, int]:
+    """Bytes of each array the metadata implies, in Python integers: with the dtype an array
+    declares when it is one it may have, else the smallest it may have."""
+    n, t = meta["num_samples"], meta["timesteps"]
+    counts: dict[str, int] = {"input": n * layers[0].in_size, "labels": n, "predictions": n}
+    for spec in layers:
+        counts[f"weights/{spec.name}"] = math.prod(spec.weight_shape)
+        if spec.input == "spikes":
+            counts[f"spikes/{spec.name}"] = -(-n * t * spec.in_size // 8)
+    out: dict[str, int] = {}
+    for key, count in counts.items():
+        allowed = _DTYPES[key.split("/")[0]]
+        dtype = getattr(arrays.get(key), "dtype", None)
+        itemsize = dtype.itemsize if dtype in allowed else np.dtype(allowed[0]).itemsize
+        out[key] = count * itemsize
+    return out
+
+
+def check_declared(
     meta: dict[str, Any],
     layers: list[LayerSpec],
-    arrays: dict[str, np.ndarray],
+    arrays: dict[str, Any],
     problems: Problems,
-) -> None:
-    """Check dtypes, shapes, value ranges and packed-bit lengths of every array."""
+) -> bool:
+    """Check the set of keys, the total size, the dtypes, shapes and packed-bit lengths.
+
+    ``arrays`` maps keys to arrays or to anything with ``dtype`` and ``shape`` (the reader
+    passes the ``.npy`` headers, before reading any data). True when nothing was found.
+    """
+    before = len(problems.items)
+    if not layers:
+        problems.add("meta.layers", "expected a non-empty list of layer objects")
+        return False
     n, t = meta.get("num_samples"), meta.get("timesteps")
-    if not (isinstance(n, int) and n > 0):
-        problems.add("meta.num_samples", "expected a positive integer")
-        return
-    if not (isinstance(t, int) and t > 0):
-        problems.add("meta.timesteps", "expected a positive integer")
-        return
-    expected_keys = {"meta", "input", "labels", "predictions"}
-    expected_keys |= {f"weights/{s.name}" for s in layers}
-    expected_keys |= {f"spikes/{s.name}" for s in layers if s.input == "spikes"}
+    if not (isinstance(n, int) and 0 < n <= MAX_COUNT):
+        problems.add("meta.num_samples", f"expected an integer in [1, {MAX_COUNT}]")
+        return False
+    if not (isinstance(t, int) and 0 < t <= MAX_COUNT):
+        problems.add("meta.timesteps", f"expected an integer in [1, {MAX_COUNT}]")
+        return False
+    sizes = _implied_bytes(meta, layers, arrays)
+    total = sum(sizes.values())
+    if total > MAX_TRACE_BYTES:
+        big = max(sizes, key=lambda k: sizes[k])
+        problems.add(
+            "meta",
+            f"num_samples = {n}, timesteps = {t} and the layer shapes declare {total} bytes "
+            f"({_gib(total)}) of arrays, the largest {big} with {sizes[big]} bytes; a trace "
+            f"holds at most {MAX_TRACE_BYTES} bytes ({_gib(MAX_TRACE_BYTES)})",
+        )
+        return False
+    expected_keys = {"meta", *sizes}
     for key in sorted(expected_keys - set(arrays)):
         problems.add(key, "missing array")
     for key in sorted(set(arrays) - expected_keys):
         problems.add(key, "unexpected array (not in trace format v1 for these layers)")
 
-    bits = meta.get("input_bits")
-    if "input" in arrays and layers:
+    if "input" in arrays:
         x = arrays["input"]
-        if x.dtype not in (np.uint8, np.uint16):
+        if x.dtype not in _DTYPES["input"]:
             problems.add("input", f"expected dtype uint8 or uint16, got {x.dtype}")
         elif x.shape != (n, *layers[0].in_shape):
             problems.add("input", f"expected shape {(n, *layers[0].in_shape)}, got {x.shape}")
-        elif isinstance(bits, int) and x.size and int(x.max()) >= 2**bits:
-            problems.add("input", f"values up to {int(x.max())} exceed input_bits={bits}")
     for key in ("labels", "predictions"):
         if key in arrays:
             a = arrays[key]
@@ -397,29 +523,64 @@ def validate_arrays(
         wkey = f"weights/{spec.name}"
         if wkey in arrays:
             w = arrays[wkey]
-            if w.dtype not in (np.int8, np.int16):
+            if w.dtype not in _DTYPES["weights"]:
                 problems.add(wkey, f"expected dtype int8 or int16, got {w.dtype}")
             elif w.shape != spec.weight_shape:
                 problems.add(wkey, f"expected shape {spec.weight_shape}, got {w.shape}")
-            elif w.size:
-                lim = 2 ** (spec.weight_bits - 1)
-                if int(w.min()) < -lim or int(w.max()) > lim - 1:
-                    problems.add(
-                        wkey,
-                        f"values [{int(w.min())}, {int(w.max())}] exceed the signed "
-                        f"{spec.weight_bits}-bit range [{-lim}, {lim - 1}]",
-                    )
         skey = f"spikes/{spec.name}"
         if spec.input == "spikes" and skey in arrays:
             s = arrays[skey]
-            want = math.ceil(n * t * spec.in_size / 8)
-            if s.dtype != np.uint8 or s.ndim != 1:
+            want = sizes[skey]
+            if s.dtype != np.uint8 or len(s.shape) != 1:
                 problems.add(skey, f"expected 1-D uint8 (bit-packed), got {s.dtype} {s.shape}")
-            elif s.size != want:
+            elif s.shape[0] != want:
                 problems.add(
                     skey,
-                    f"packed length {s.size} bytes, expected ceil(N*T*prod(in_shape)/8) = {want}",
+                    f"packed length {s.shape[0]} bytes, expected ceil(N*T*prod(in_shape)/8) = "
+                    f"{want}",
                 )
+    return len(problems.items) == before
+
+
+def check_values(
+    meta: dict[str, Any],
+    layers: list[LayerSpec],
+    arrays: dict[str, np.ndarray],
+    problems: Problems,
+) -> None:
+    """Check the value ranges of arrays that passed :func:`check_declared`."""
+    bits = meta.get("input_bits")
+    x = arrays.get("input")
+    if x is not None and isinstance(bits, int) and x.size and int(x.max()) >= 2**bits:
+        problems.add("input", f"values up to {int(x.max())} exceed input_bits={bits}")
+    classes, last = layers[-1].out_size, layers[-1].name
+    for key in ("labels", "predictions"):
+        a = arrays.get(key)
+        if a is not None and a.size and (int(a.min()) < 0 or int(a.max()) >= classes):
+            problems.add(key, f"values [{int(a.min())}, {int(a.max())}] outside the class range "
+                         f"[0, {classes}) (the {classes} outputs of the last layer, {last})")
+    for spec in layers:
+        wkey = f"weights/{spec.name}"
+        w = arrays.get(wkey)
+        if w is not None and w.size:
+            lim = 2 ** (spec.weight_bits - 1)
+            if int(w.min()) < -lim or int(w.max()) > lim - 1:
+                problems.add(
+                    wkey,
+                    f"values [{int(w.min())}, {int(w.max())}] exceed the signed "
+                    f"{spec.weight_bits}-bit range [{-lim}, {lim - 1}]",
+                )
+
+
+def validate_arrays(
+    meta: dict[str, Any],
+    layers: list[LayerSpec],
+    arrays: dict[str, np.ndarray],
+    problems: Problems,
+) -> None:
+    """Check keys, total size, dtypes, shapes, packed-bit lengths and value ranges."""
+    if check_declared(meta, layers, arrays, problems):
+        check_values(meta, layers, arrays, problems)
 
 
 def check_meta(meta: Any, problems: Problems) -> dict[str, Any]:
@@ -432,15 +593,24 @@ def check_meta(meta: Any, problems: Problems) -> dict[str, Any]:
         elif not _check_type(meta[key], typ):
             problems.add(f"meta.{key}", f"expected {getattr(typ, '__name__', 'a number')}")
     if meta.get("format") != FORMAT_NAME:
-        problems.add("meta.format", f"expected {FORMAT_NAME!r}, got {meta.get('format')!r}")
+        problems.add("meta.format", f"expected {FORMAT_NAME!r}, got {_short(meta.get('format'))}")
     if meta.get("version") != FORMAT_VERSION:
         problems.add(
             "meta.version", f"expected {FORMAT_VERSION} (this pimsim reads trace format v1)"
         )
+    for key in ("num_samples", "timesteps"):
+        v = meta.get(key)
+        if _check_type(v, int) and not 1 <= v <= MAX_COUNT:
+            problems.add(f"meta.{key}", f"expected an integer in [1, {MAX_COUNT}]")
     for key in ("input_bits", "weight_bits"):
         v = meta.get(key)
-        if isinstance(v, int) and not 1 <= v <= 16:
+        if _check_type(v, int) and not 1 <= v <= 16:
             problems.add(f"meta.{key}", "expected an integer in [1, 16]")
+    scale = meta.get("input_scale")
+    if _check_type(scale, (int, float)) and not (
+        math.isfinite(_as_float(scale)) and _as_float(scale) > 0
+    ):
+        problems.add("meta.input_scale", f"expected a finite number > 0, got {_short(scale)}")
     prov = meta.get("provenance")
     if isinstance(prov, dict):
         if "trained" in prov and not isinstance(prov["trained"], bool):
@@ -449,6 +619,85 @@ def check_meta(meta: Any, problems: Problems) -> dict[str, Any]:
             problems.add("meta.provenance.data",
                          f"expected one of {', '.join(DATA_KINDS)} (with trained)")
     return meta
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+class _Refused:
+    """A JSON number the reader refuses, left in place by json.loads' hooks so that
+    :func:`parse_meta_json` can name where it is."""
+
+    def __init__(self, why: str):
+        self.why = why
+
+
+def _json_int(text: str) -> int | _Refused:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_INT_DIGITS:
+        return _Refused(f"an integer of {digits} digits (at most {MAX_INT_DIGITS})")
+    return int(text)
+
+
+def _json_real(text: str) -> float | _Refused:
+    if len(text) > MAX_REAL_CHARS:
+        return _Refused(f"a number of {len(text)} characters (at most {MAX_REAL_CHARS})")
+    value = float(text)
+    if not math.isfinite(value):
+        return _Refused(f"{text} is beyond the float range (numbers must be finite)")
+    return value
+
+
+def _json_constant(text: str) -> _Refused:
+    return _Refused(f"{text} is not a JSON number (numbers must be finite)")
+
+
+def _json_path(keys: list[Any]) -> str:
+    return "meta" + "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in keys)
+
+
+def _scan_json(value: Any, file: str) -> None:
+    """Refuse nesting deeper than MAX_JSON_DEPTH and the numbers the hooks left refused, naming
+    the first one's place (depth-first, in document order; memory O(depth))."""
+    path: list[Any] = []
+    stack: list[Iterator[tuple[Any, Any]]] = [iter([(None, value)])]
+    while stack:
+        try:
+            key, item = next(stack[-1])
+        except StopIteration:
+            stack.pop()
+            if path:
+                path.pop()
+            continue
+        if isinstance(item, _Refused):
+            here = [*path[1:], key] if len(stack) > 1 else []
+            raise TraceError(item.why, file=file, key=_printable(_json_path(here)))
+        if isinstance(item, (dict, list)):
+            if len(stack) > MAX_JSON_DEPTH:  # named by its first two levels
+                raise TraceError(f"nested deeper than {MAX_JSON_DEPTH} levels of arrays and "
+                                 "objects", file=file, key=_printable(_json_path(path[1:3])))
+            path.append(key)
+            stack.append(iter(item.items()) if isinstance(item, dict) else iter(enumerate(item)))
+
+
+def _check_meta_size(nbytes: int, file: str) -> None:
+    if nbytes > MAX_META_BYTES:
+        raise TraceError(f"holds {nbytes} bytes of JSON; a trace's metadata takes at most "
+                         f"{MAX_META_BYTES} ({MAX_META_BYTES >> 20} MiB)", file=file, key="meta")
+
+
+def parse_meta_json(data: bytes, file: str) -> Any:
+    """The JSON value of a ``meta`` member within the limits of §7.1 (TraceError otherwise)."""
+    try:
+        value = json.loads(data.decode("utf-8"), parse_int=_json_int, parse_float=_json_real,
+                           parse_constant=_json_constant)
+    except RecursionError:
+        raise TraceError(f"nested deeper than {MAX_JSON_DEPTH} levels of arrays and objects",
+                         file=file, key="meta") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise TraceError(f"not valid UTF-8 JSON: {exc}", file=file, key="meta") from None
+    _scan_json(value, file)
+    return value
 
 
 # ----------------------------------------------------------------------------- I/O
@@ -475,8 +724,227 @@ def _sniff(file: str) -> None:
     raise TraceError(f"expected a .npz trace (a zip archive), got {looks}", file=file)
 
 
+_NOT_ARCHIVE = "not a readable .npz archive (truncated or not a zip file)"
+
+
+@contextmanager
+def _reading(file: str, key: str | None = None) -> Iterator[None]:
+    """Turn what a corrupt archive (key None) or member raises into a one-line TraceError."""
+    try:
+        yield
+    except READ_ERRORS as exc:
+        if key is None:
+            raise TraceError(f"{_NOT_ARCHIVE}: {exc}", file=file) from None
+        raise TraceError(f"cannot be read (corrupt or truncated member): {exc}", file=file,
+                         key=_printable(key)) from None
+
+
+def _directory_size(fh: Any) -> tuple[int, int]:
+    """(members, bytes) of the zip central directory, from the end-of-directory record the way
+    zipfile finds it; (0, 0) when there is none (zipfile then refuses the file)."""
+    fh.seek(0, os.SEEK_END)
+    size = fh.tell()
+    tail_len = min(size, 22 + 65535)
+    fh.seek(size - tail_len)
+    tail = fh.read(tail_len)
+    at = len(tail) - 22 if tail[-22:-18] == b"PK\x05\x06" else tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return 0, 0
+    entries, cd_bytes = struct.unpack("<10xHL6x", tail[at : at + 22])
+    zip64 = entries == 0xFFFF or cd_bytes == 0xFFFFFFFF
+    if zip64 and at >= 20 and tail[at - 20 : at - 16] == b"PK\x06\x07":
+        (record_at,) = struct.unpack("<8xQ4x", tail[at - 20 : at])
+        fh.seek(record_at)
+        record = fh.read(56)
+        if len(record) == 56 and record[:4] == b"PK\x06\x06":
+            entries, cd_bytes = struct.unpack("<32xQQ8x", record)
+    return entries, cd_bytes
+
+
+def _members(zf: zipfile.ZipFile, file: str) -> dict[str, zipfile.ZipInfo]:
+    """The archive's members by key (name without ``.npy``); refuses what np.savez never writes:
+    duplicate names, encryption, compression other than none or deflate."""
+    out: dict[str, zipfile.ZipInfo] = {}
+    for info in zf.infolist():
+        name = info.filename
+        key = name.removesuffix(".npy")
+        if key in out:
+            raise TraceError("appears twice in the zip archive", file=file, key=_printable(key))
+        if info.flag_bits & 0x1:
+            raise TraceError("is an encrypted zip member; trace members are plain (np.savez)",
+                             file=file, key=_printable(key))
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise TraceError(f"uses zip compression method {info.compress_type}; trace members "
+                             "are stored or deflate-compressed (np.savez_compressed)",
+                             file=file, key=_printable(key))
+        out[key] = info
+    return out
+
+
+class _Inflater:
+    """One zip member's data, inflated from its raw bytes in the archive and never past the
+    size its zip entry declares; :meth:`finish` refuses a stream that holds more than that,
+    ends early or fails its CRC-32."""
+
+    def __init__(self, fh: Any, info: zipfile.ZipInfo):
+        fh.seek(info.header_offset)
+        head = fh.read(30)
+        if len(head) < 30 or head[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile("bad local file header")
+        name_len, extra_len = struct.unpack("<26xHH", head)
+        self._fh = fh
+        self._info = info
+        self._pos = info.header_offset + 30 + name_len + extra_len
+        self._raw_left = info.compress_size
+        self._left = info.file_size
+        self._crc = 0
+        self._zlib = zlib.decompressobj(-15) if info.compress_type == zipfile.ZIP_DEFLATED else None
+        if self._zlib is None and info.compress_size != info.file_size:
+            raise zipfile.BadZipFile(f"a stored member of {info.compress_size} bytes declares "
+                                     f"{info.file_size}")
+
+    def _raw(self, n: int) -> bytes:
+        n = min(n, self._raw_left)
+        self._fh.seek(self._pos)
+        data = self._fh.read(n)
+        if len(data) < n:
+            raise EOFError("the archive ends inside this member")
+        self._pos += n
+        self._raw_left -= n
+        return data
+
+    def _inflate(self, n: int) -> bytes:
+        """Up to n bytes of output (b'' at the end of the member's data)."""
+        if self._zlib is None:
+            return self._raw(n)
+        while not self._zlib.eof:
+            data = self._zlib.unconsumed_tail or self._raw(_CHUNK)
+            out = self._zlib.decompress(data, n)
+            if out or not data:
+                return out
+            if self._zlib.unconsumed_tail == data:
+                raise zlib.error("the compressed stream makes no progress")
+        return b""
+
+    def read(self, n: int) -> bytes:
+        """Up to n bytes, fewer only where the data ends (a file object for numpy.lib.format)."""
+        parts: list[bytes] = []
+        want = min(n, self._left)
+        while want > 0:
+            out = self._inflate(want)
+            if not out:
+                break
+            parts.append(out)
+            want -= len(out)
+        data = b"".join(parts)
+        self._left -= len(data)
+        self._crc = zlib.crc32(data, self._crc)
+        return data
+
+    def tell(self) -> int:
+        """Bytes inflated so far."""
+        return self._info.file_size - self._left
+
+    def readinto(self, view: memoryview) -> int:
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def finish(self) -> None:
+        """After the declared bytes: nothing more may inflate, and the CRC-32 must match."""
+        if self._left:
+            raise EOFError(f"its data ends {self._left} bytes short of its zip entry's "
+                           f"{self._info.file_size}")
+        while self._zlib is not None and not self._zlib.eof:
+            data = self._zlib.unconsumed_tail or self._raw(_CHUNK)
+            if not data:
+                raise EOFError("its compressed stream ends without its final block")
+            if self._zlib.decompress(data, 1):
+                raise zipfile.BadZipFile(f"inflates past the {self._info.file_size} bytes its "
+                                         "zip entry declares")
+        if self._crc != self._info.CRC:
+            raise zipfile.BadZipFile("CRC-32 mismatch (the data is corrupt)")
+
+
+@dataclass(frozen=True)
+class _Member:
+    """A member's ``.npy`` header, read before its data (what :func:`check_declared` checks)."""
+
+    info: zipfile.ZipInfo
+    dtype: np.dtype[Any]
+    shape: tuple[int, ...]
+    fortran_order: bool
+    offset: int  #: bytes before the data (magic, version, header)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+
+def _read_header(fh: Any, info: zipfile.ZipInfo, file: str, key: str) -> _Member:
+    """Read and check one member's ``.npy`` header (a few hundred bytes inflated)."""
+    fmt = np.lib.format
+    with _reading(file, key), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a garbled header's SyntaxWarning is not for the user
+        stream = _Inflater(fh, info)
+        version = fmt.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(stream, _NPY_HEADER_MAX)
+        elif version == (2, 0):
+            shape, fortran, dtype = fmt.read_array_header_2_0(stream, _NPY_HEADER_MAX)
+        else:
+            raise TraceError(f".npy format version {version[0]}.{version[1]} is not read "
+                             "(1.0 or 2.0, as np.savez writes)", file=file, key=_printable(key))
+        offset = stream.tell()
+    if dtype.hasobject:
+        raise TraceError("holds a pickled object array; traces must be plain arrays (refused "
+                         "with allow_pickle=False: object arrays cannot be loaded)",
+                         file=file, key=_printable(key))
+    if any(d < 0 for d in shape):
+        raise TraceError(f"its .npy header declares the shape {_short(shape)}", file=file,
+                         key=_printable(key))
+    member = _Member(info, dtype, tuple(int(d) for d in shape), bool(fortran), offset)
+    if info.file_size != offset + member.nbytes:
+        raise TraceError(
+            f"its zip entry inflates to {info.file_size} bytes but its .npy header declares "
+            f"{offset} + {member.nbytes} ({dtype} {_short(member.shape)})",
+            file=file, key=_printable(key))
+    return member
+
+
+def _read_data(fh: Any, m: _Member, file: str, key: str) -> np.ndarray:
+    """Inflate one member's data into a new array: its declared size and no more."""
+    try:
+        flat = np.empty(m.size, dtype=m.dtype)
+    except MemoryError:
+        raise TraceError(f"needs {m.nbytes} bytes of memory ({m.dtype} {m.shape}), more than "
+                         "can be allocated", file=file, key=_printable(key)) from None
+    view = memoryview(flat.view(np.uint8)) if m.nbytes else memoryview(bytearray())
+    with _reading(file, key):
+        stream = _Inflater(fh, m.info)
+        stream.read(m.offset)
+        pos = 0
+        while pos < m.nbytes:
+            got = stream.readinto(view[pos : pos + _CHUNK])
+            if not got:
+                break
+            pos += got
+        stream.finish()
+    if m.fortran_order and m.ndim > 1:
+        return flat.reshape(m.shape[::-1]).transpose()
+    return flat.reshape(m.shape)
+
+
 def load_trace(path: str | os.PathLike[str]) -> Trace:
-    """Load and fully validate a v1 trace (``allow_pickle=False``).
+    """Load and fully validate a v1 trace, in bounded memory and without pickles.
 
     Raises :class:`TraceError` naming the file and key on the first problem found.
     """
@@ -486,46 +954,42 @@ def load_trace(path: str | os.PathLike[str]) -> Trace:
     if os.path.isdir(file):
         raise TraceError("expected a .npz file, got a directory", file=file)
     _sniff(file)
-    arrays: dict[str, np.ndarray] = {}
-    try:
-        with np.load(file, allow_pickle=False) as npz:
-            if not isinstance(npz, np.lib.npyio.NpzFile):
-                raise TraceError("expected a .npz archive (zip), got a bare .npy array", file=file)
-            for key in npz.files:
-                try:
-                    arrays[key] = npz[key]
-                except ValueError as exc:
-                    raise TraceError(
-                        "holds a pickled object array; traces must be plain arrays "
-                        f"(refused with allow_pickle=False: {exc})",
-                        file=file,
-                        key=key,
-                    ) from None
-    except TraceError:
-        raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        raise TraceError(
-            f"not a readable .npz archive (truncated or not a zip file): {exc}", file=file
-        ) from None
-    problems = Problems(file)
-    if "meta" not in arrays:
+    with _reading(file):
+        fh = open(file, "rb")  # noqa: SIM115 - closed by the with below
+    with fh:
+        with _reading(file):
+            entries, cd_bytes = _directory_size(fh)
+            if entries > MAX_MEMBERS or cd_bytes > MAX_DIRECTORY_BYTES:
+                raise TraceError(f"its zip directory lists {entries} members in {cd_bytes} "
+                                 f"bytes; a trace has at most {MAX_MEMBERS} members and "
+                                 f"{MAX_DIRECTORY_BYTES} bytes of directory", file=file)
+            zf = zipfile.ZipFile(fh)
+        with zf:
+            return _load_archive(zf, fh, file)
+
+
+def _load_archive(zf: zipfile.ZipFile, fh: Any, file: str) -> Trace:
+    """Stages 1 to 4 of docs/trace-format.md §7 on an open archive."""
+    infos = _members(zf, file)
+    headers = {key: _read_header(fh, info, file, key) for key, info in infos.items()}
+    if "meta" not in headers:
         raise TraceError("missing array (UTF-8 JSON metadata expected)", file=file, key="meta")
-    raw = arrays["meta"]
+    raw = headers["meta"]
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise TraceError(f"expected 1-D uint8 UTF-8 JSON, got {raw.dtype}", file=file, key="meta")
-    try:
-        meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise TraceError(f"not valid UTF-8 JSON: {exc}", file=file, key="meta") from None
+    _check_meta_size(raw.nbytes, file)
+    meta = parse_meta_json(_read_data(fh, raw, file, "meta").tobytes(), file)
+    problems = Problems(file)
     meta = check_meta(meta, problems)
     problems.raise_if_any()
     layers = parse_layers(meta, problems)
     problems.raise_if_any()
-    if meta.get("weight_bits") is not None and any(
-        s.weight_bits > meta["weight_bits"] for s in layers
-    ):
+    if any(s.weight_bits > meta["weight_bits"] for s in layers):
         problems.add("meta.weight_bits", "a layer's weight_bits exceeds the trace's weight_bits")
-    validate_arrays(meta, layers, arrays, problems)
+    check_declared(meta, layers, headers, problems)
+    problems.raise_if_any()
+    arrays = {key: _read_data(fh, m, file, key) for key, m in headers.items() if key != "meta"}
+    check_values(meta, layers, arrays, problems)
     problems.raise_if_any()
     return Trace(
         meta=meta,
@@ -592,8 +1056,19 @@ def save_trace(
     an already packed uint8 vector.
     """
     file = str(path)
+    problems = Problems(file)
+    check_meta(meta, problems)
+    problems.raise_if_any()
+    layers = parse_layers(meta, problems)
+    problems.raise_if_any()
+    try:
+        text = json.dumps(meta, allow_nan=False).encode("utf-8")
+    except ValueError as exc:
+        raise TraceError(f"cannot be written as JSON: {exc}", file=file, key="meta") from None
+    _check_meta_size(len(text), file)
+    parse_meta_json(text, file)  # within the reader's limits: what is written can be read
     arrays: dict[str, np.ndarray] = {
-        "meta": np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8),
+        "meta": np.frombuffer(text, dtype=np.uint8),
         "input": np.asarray(input),
         "labels": np.asarray(labels, dtype=np.int64),
         "predictions": np.asarray(predictions, dtype=np.int64),
@@ -603,11 +1078,6 @@ def save_trace(
     for name, s in spikes.items():
         s = np.asarray(s)
         arrays[f"spikes/{name}"] = s if s.dtype == np.uint8 and s.ndim == 1 else pack_spikes(s)
-    problems = Problems(file)
-    check_meta(meta, problems)
-    problems.raise_if_any()
-    layers = parse_layers(meta, problems)
-    problems.raise_if_any()
     validate_arrays(meta, layers, arrays, problems)
     problems.raise_if_any()
     target = Path(file)
