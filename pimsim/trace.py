@@ -33,9 +33,19 @@ from pimsim.errors import TraceError
 from pimsim.provenance import DATA_KINDS, Origin, trace_origin
 
 FORMAT_NAME = "pimsim-trace"
-FORMAT_VERSION = 1
-LAYER_KINDS = ("conv3d", "conv2d", "linear")
-SPATIAL_DIMS = {"conv3d": 3, "conv2d": 2, "linear": 0}
+#: The version pimsim's writers write; the reader reads every version in READ_VERSIONS.
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)
+#: Layers with weights and a neuron.
+WEIGHTED_KINDS = ("conv3d", "conv2d", "linear")
+#: Max-pooling layers of spikes (format v2): no weights, no neuron.
+POOL_KINDS = ("maxpool2d", "maxpool3d")
+LAYER_KINDS = WEIGHTED_KINDS + POOL_KINDS
+SPATIAL_DIMS = {"conv3d": 3, "conv2d": 2, "linear": 0, "maxpool3d": 3, "maxpool2d": 2}
+#: Pooling of a conv layer's synaptic current (format v2, ``LayerSpec.pool``).
+POOL_MODES = ("max", "avg", "sum")
+#: LIF reset mechanisms (format v2, ``LayerSpec.reset``).
+RESET_MODES = ("subtract", "zero")
 
 # Limits of the reader (docs/trace-format.md §7.1). Each is checked, in Python integers, before
 # anything it bounds is read or allocated.
@@ -90,13 +100,64 @@ _LAYER_REQUIRED = {
 }
 
 
+def conv_out_size(n_in: int, k: int, s: int, p: int) -> int:
+    """Output length of a convolution along one dim: floor((n + 2p - k) / s) + 1."""
+    return (n_in + 2 * p - k) // s + 1
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """Pooling of a conv layer's synaptic current before its neuron (trace format v2).
+
+    ``kind``: ``"max"`` (padding ignored), ``"sum"`` (padding counts 0) or ``"avg"`` (the sum
+    divided by ``prod(kernel)``, PyTorch's ``count_include_pad=True``). ``kernel``, ``stride``
+    and ``padding`` hold one entry per spatial dim of the layer (2 for conv2d, 3 for conv3d).
+    """
+
+    kind: str
+    kernel: tuple[int, ...]
+    stride: tuple[int, ...]
+    padding: tuple[int, ...]
+
+    @property
+    def window(self) -> int:
+        """Elements of one pooling window: prod(kernel)."""
+        return math.prod(self.kernel)
+
+    def out_spatial(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
+        """Pooled spatial dims of a map with spatial dims ``spatial``."""
+        return tuple(conv_out_size(n, k, s, p) for n, k, s, p in
+                     zip(spatial, self.kernel, self.stride, self.padding, strict=True))
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"kind": self.kind, "kernel": list(self.kernel), "stride": list(self.stride),
+                "padding": list(self.padding)}
+
+
+def _per_channel(value: float | tuple[float, ...], spec: LayerSpec) -> np.ndarray:
+    """A scalar or per-channel value as float64 (out_channels, 1, ...) over out_shape."""
+    c = spec.out_channels
+    arr = np.broadcast_to(np.asarray(value, dtype=np.float64), (c,)).copy()
+    return arr.reshape((c,) + (1,) * (len(spec.out_shape) - 1))
+
+
 @dataclass(frozen=True)
 class LayerSpec:
     """One layer of a trace, in execution order.
 
-    Shapes are per sample, channels first: (C, D, H, W) for conv3d, (C, H, W) for conv2d,
-    (F,) for linear. ``kernel``, ``stride`` and ``padding`` hold one entry per spatial dim
-    and are empty for linear layers.
+    Shapes are per sample, channels first: (C, D, H, W) for conv3d and maxpool3d, (C, H, W)
+    for conv2d and maxpool2d, (F,) for linear. ``kernel``, ``stride`` and ``padding`` hold
+    one entry per spatial dim and are empty for linear layers; for a maxpool layer they are
+    its pooling window's.
+
+    Trace format v2 fields (each default is v1's behaviour): ``bias_scale`` (the layer has a
+    bias ``bias/<name>`` iff not None; real bias = ``bias * bias_scale``), ``pool`` (pooling
+    of the synaptic current before the neuron, conv layers only: then ``out_shape`` is the
+    pooled shape and :attr:`conv_shape` the convolution's), ``reset`` (``"subtract"`` or
+    ``"zero"``) and ``reset_delay`` (reset with the previous step's spike, snnTorch's
+    default). ``threshold`` and ``leak`` are a float or a tuple of one float per output
+    channel. A maxpool layer (:attr:`is_pool`) has no weights and no neuron (``neuron``
+    ``"none"``); its threshold, leak and weight_scale are the neutral 1.0.
     """
 
     name: str
@@ -108,10 +169,14 @@ class LayerSpec:
     padding: tuple[int, ...]
     input: str
     neuron: str
-    threshold: float
-    leak: float
+    threshold: float | tuple[float, ...]
+    leak: float | tuple[float, ...]
     weight_scale: float
     weight_bits: int
+    bias_scale: float | None = None
+    pool: PoolSpec | None = None
+    reset: str = "subtract"
+    reset_delay: bool = False
 
     @property
     def in_channels(self) -> int:
@@ -131,23 +196,92 @@ class LayerSpec:
 
     @property
     def out_positions(self) -> int:
-        """Output positions per channel (1 for linear layers)."""
+        """Output positions per channel after pooling (1 for linear layers)."""
         return math.prod(self.out_shape[1:]) if self.kind != "linear" else 1
 
     @property
+    def is_pool(self) -> bool:
+        """True for a max-pooling layer of spikes (``maxpool2d``, ``maxpool3d``)."""
+        return self.kind in POOL_KINDS
+
+    @property
+    def weighted(self) -> bool:
+        """True for a layer with weights and a neuron (conv3d, conv2d, linear)."""
+        return not self.is_pool
+
+    @property
+    def has_bias(self) -> bool:
+        return self.bias_scale is not None
+
+    @property
+    def conv_shape(self) -> tuple[int, ...]:
+        """The synaptic output shape before pooling, (out_channels, *conv spatial dims), from
+        in_shape, kernel, stride and padding; ``out_shape`` when the layer has no ``pool``
+        (for a maxpool layer, its output shape; for linear, out_shape)."""
+        if self.pool is None or self.kind == "linear":
+            return self.out_shape
+        return (self.out_shape[0], *(conv_out_size(n, k, s, p) for n, k, s, p in zip(
+            self.in_shape[1:], self.kernel, self.stride, self.padding, strict=True)))
+
+    @property
+    def conv_positions(self) -> int:
+        """Synaptic output positions per channel before pooling (1 for linear layers)."""
+        return math.prod(self.conv_shape[1:]) if self.kind != "linear" else 1
+
+    @property
     def fan_in(self) -> int:
-        """Synapses per output neuron ignoring borders: C_in x prod(kernel), or F_in."""
+        """Synapses per output neuron ignoring borders: C_in x prod(kernel), or F_in (for a
+        maxpool layer, the inputs of one window: prod(kernel))."""
         if self.kind == "linear":
             return self.in_shape[0]
+        if self.is_pool:
+            return math.prod(self.kernel)
         return self.in_shape[0] * math.prod(self.kernel)
 
     @property
     def weight_shape(self) -> tuple[int, ...]:
+        """(out, in, *kernel) or (out, in); ``(0,)`` for a maxpool layer (no weights)."""
+        if self.is_pool:
+            return (0,)
         if self.kind == "linear":
             return (self.out_shape[0], self.in_shape[0])
         return (self.out_shape[0], self.in_shape[0], *self.kernel)
 
+    @property
+    def per_channel(self) -> bool:
+        """True when threshold or leak is a per-channel tuple."""
+        return isinstance(self.threshold, tuple) or isinstance(self.leak, tuple)
+
+    def threshold_array(self) -> np.ndarray:
+        """Thresholds as float64 (out_channels, 1, ...), broadcastable over out_shape."""
+        return _per_channel(self.threshold, self)
+
+    def leak_array(self) -> np.ndarray:
+        """Leaks as float64 (out_channels, 1, ...), broadcastable over out_shape."""
+        return _per_channel(self.leak, self)
+
+    @property
+    def v2_fields(self) -> tuple[str, ...]:
+        """The trace format v2 features this layer uses (empty: a v1 layer)."""
+        used = []
+        if self.is_pool:
+            used.append("kind")
+        if self.bias_scale is not None:
+            used.append("bias_scale")
+        if self.pool is not None:
+            used.append("pool")
+        if self.reset != "subtract":
+            used.append("reset")
+        if self.reset_delay:
+            used.append("reset_delay")
+        for key in ("threshold", "leak"):
+            if isinstance(getattr(self, key), tuple):
+                used.append(key)
+        return tuple(used)
+
     def to_meta(self) -> dict[str, Any]:
+        """The layer's object in ``meta.layers``: the v1 fields, and each v2 field only where
+        it differs from its default (so a layer without v2 features is a v1 layer)."""
         d: dict[str, Any] = {
             "name": self.name,
             "kind": self.kind,
@@ -156,20 +290,30 @@ class LayerSpec:
         }
         if self.kind != "linear":
             d.update(kernel=list(self.kernel), stride=list(self.stride), padding=list(self.padding))
+        d.update(input=self.input, neuron=self.neuron)
+        if self.is_pool:
+            return d
         d.update(
-            input=self.input,
-            neuron=self.neuron,
-            threshold=float(self.threshold),
-            leak=float(self.leak),
+            threshold=_meta_number(self.threshold),
+            leak=_meta_number(self.leak),
             weight_scale=float(self.weight_scale),
             weight_bits=int(self.weight_bits),
         )
+        if self.bias_scale is not None:
+            d["bias_scale"] = float(self.bias_scale)
+        if self.pool is not None:
+            d["pool"] = self.pool.to_meta()
+        if self.reset != "subtract":
+            d["reset"] = self.reset
+        if self.reset_delay:
+            d["reset_delay"] = bool(self.reset_delay)
         return d
 
 
-def conv_out_size(n_in: int, k: int, s: int, p: int) -> int:
-    """Output length of a convolution along one dim: floor((n + 2p - k) / s) + 1."""
-    return (n_in + 2 * p - k) // s + 1
+def _meta_number(value: float | tuple[float, ...]) -> float | list[float]:
+    if isinstance(value, tuple):
+        return [float(v) for v in value]
+    return float(value)
 
 
 @dataclass(eq=False)
@@ -185,6 +329,17 @@ class Trace:
     predictions: np.ndarray
     path: str | None = None
     _unpacked: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    #: ``bias/<layer>`` arrays (int32, (out_channels,)) of the layers with a bias (format v2).
+    biases: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def version(self) -> int:
+        """The trace format version the trace declares (1 or 2)."""
+        return int(self.meta.get("version", FORMAT_VERSION))
+
+    def bias(self, name: str) -> np.ndarray | None:
+        """The integer bias of layer ``name`` (int32, (out_channels,)), None without one."""
+        return self.biases.get(name)
 
     @property
     def timesteps(self) -> int:
@@ -249,6 +404,9 @@ class Trace:
         for key in sorted(self.packed_spikes):
             h.update(key.encode())
             h.update(np.ascontiguousarray(self.packed_spikes[key]).tobytes())
+        for key in sorted(self.biases):  # none in a v1 trace: its hash is unchanged
+            h.update(f"bias/{key}".encode())
+            h.update(np.ascontiguousarray(self.biases[key]).tobytes())
         return h.hexdigest()
 
 
@@ -594,10 +752,10 @@ def check_meta(meta: Any, problems: Problems) -> dict[str, Any]:
             problems.add(f"meta.{key}", f"expected {getattr(typ, '__name__', 'a number')}")
     if meta.get("format") != FORMAT_NAME:
         problems.add("meta.format", f"expected {FORMAT_NAME!r}, got {_short(meta.get('format'))}")
-    if meta.get("version") != FORMAT_VERSION:
-        problems.add(
-            "meta.version", f"expected {FORMAT_VERSION} (this pimsim reads trace format v1)"
-        )
+    version = meta.get("version")
+    if not (_check_type(version, int) and version in READ_VERSIONS):
+        problems.add("meta.version", f"expected 1 or 2 (this pimsim reads trace formats v1 and "
+                     f"v2), got {_short(version)}")
     for key in ("num_samples", "timesteps"):
         v = meta.get(key)
         if _check_type(v, int) and not 1 <= v <= MAX_COUNT:
