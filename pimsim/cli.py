@@ -17,7 +17,20 @@ import numpy as np
 from pimsim import __version__
 from pimsim.errors import PimsimError
 
+#: Output paths: checked by pimsim.atomic.check_output_path before any work (one-line errors,
+#: a folder included), not by click.
+OUT_PATH = click.Path()
 SET_HELP = "override a config key, e.g. --set pim.adc_bits=5 (repeatable)"
+
+
+def check_outputs(**paths: str | None) -> None:
+    """Check output paths before any work (:func:`pimsim.atomic.check_output_path`); keyword
+    names are the options (``json="o.json"`` is ``--json``)."""
+    from pimsim.atomic import check_output_path
+
+    for opt, path in paths.items():
+        if path:
+            check_output_path(path, key="--" + opt.replace("_", "-"))
 
 
 def _load(hw: str, trace_path: str, sets: tuple[str, ...]):  # type: ignore[no-untyped-def]
@@ -42,8 +55,8 @@ def cli() -> None:
 @click.option("--trace", "trace_path", required=True, type=click.Path(dir_okay=False),
               help="trace .npz (format v1)")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
-@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="write JSON here")
-@click.option("--csv", "csv_out", type=click.Path(dir_okay=False),
+@click.option("--json", "json_out", type=OUT_PATH, help="write JSON here")
+@click.option("--csv", "csv_out", type=OUT_PATH,
               help="write the per-layer table as CSV here")
 @click.option("--wide", is_flag=True,
               help="every energy component and op count in its own column (wider than 120)")
@@ -55,13 +68,14 @@ def run(hw: str, trace_path: str, sets: tuple[str, ...], json_out: str | None,
     from pimsim.api import simulate
     from pimsim.report import run_table, write_csv, write_json
 
+    check_outputs(json=json_out, csv=csv_out)
     cfg, trace = _load(hw, trace_path, sets)
     result = simulate(cfg, trace)
     click.echo(run_table(result, wide=wide))
     if json_out:
-        write_json(json_out, result.to_json())
+        write_json(json_out, result.to_json(), key="--json")
     if csv_out:
-        write_csv(csv_out, result)
+        write_csv(csv_out, result, key="--csv")
 
 
 @cli.command()
@@ -70,17 +84,18 @@ def run(hw: str, trace_path: str, sets: tuple[str, ...], json_out: str | None,
 @click.option("--trace", "trace_path", required=True, type=click.Path(dir_okay=False),
               help="trace .npz (format v1)")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
-@click.option("--json", "json_out", type=click.Path(dir_okay=False))
+@click.option("--json", "json_out", type=OUT_PATH)
 def compare(hw: str, trace_path: str, sets: tuple[str, ...], json_out: str | None) -> None:
     """The paper's table: CNN FP32, CNN INT-k, SNN digital, SNN + PIM first layer."""
     from pimsim.api import compare as do_compare
     from pimsim.report import compare_table, write_json
 
+    check_outputs(json=json_out)
     cfg, trace = _load(hw, trace_path, sets)
     comp = do_compare(cfg, trace)
     click.echo(compare_table(comp))
     if json_out:
-        write_json(json_out, comp.to_json())
+        write_json(json_out, comp.to_json(), key="--json")
 
 
 @cli.command("configs")
@@ -176,13 +191,34 @@ def trace_info(path: str) -> None:
         click.echo(indented_fields(m["metrics"], indent=2))
     click.echo("layers:")
     rates = spike_rates(tr)
+
+    def per_channel(v: float | tuple[float, ...]) -> str:
+        if not isinstance(v, tuple):
+            return f"{v:.4g}"
+        lo, hi = min(v), max(v)
+        span = f"{lo:.4g}" if lo == hi else f"{lo:.4g}..{hi:.4g}"
+        return f"[{span}] ({len(v)} ch)"
+
     for spec in tr.layers:
         geo = ""
         if spec.kind != "linear":
             geo = f" k{list(spec.kernel)} s{list(spec.stride)} p{list(spec.padding)}"
         line = (f"  {spec.name:10s} {spec.kind:7s} {list(spec.in_shape)} -> "
-                f"{list(spec.out_shape)}{geo} in={spec.input} {spec.neuron} "
-                f"th={spec.threshold:.4g} leak={spec.leak:.4g}")
+                f"{list(spec.out_shape)}{geo} in={spec.input}")
+        if spec.is_pool:
+            line += " OR over each window (no weights, no neuron)"
+        else:
+            line += (f" {spec.neuron} th={per_channel(spec.threshold)} "
+                     f"leak={per_channel(spec.leak)}")
+        if spec.bias_scale is not None:
+            line += f" bias(scale {spec.bias_scale:.4g})"
+        if spec.pool is not None:
+            p = spec.pool
+            line += (f" pool={p.kind} k{list(p.kernel)} s{list(p.stride)} p{list(p.padding)} "
+                     f"of {list(spec.conv_shape)}")
+        if spec.weighted and spec.neuron == "lif" and (spec.reset != "subtract"
+                                                      or spec.reset_delay):
+            line += f" reset={spec.reset}{' delayed' if spec.reset_delay else ''}"
         if spec.name in rates:
             r = rates[spec.name]
             line += (f"\n             input spike rate {r.mean():.4f}  per step: "
@@ -236,7 +272,7 @@ def trace_validate(path: str) -> None:
 
 
 @trace.command("synth")
-@click.option("--out", required=True, type=click.Path(dir_okay=False))
+@click.option("--out", required=True, type=OUT_PATH)
 @click.option("--like", type=click.Choice(["indian_pines", "pavia_university", "salinas"]),
               default="salinas", show_default=True, help="HybridSN geometry of this scene")
 @click.option("--layers", "layers_file", type=click.Path(dir_okay=False),
@@ -255,6 +291,7 @@ def trace_synth(out: str, like: str, layers_file: str | None, samples: int, time
     from pimsim.networks import scene_layers
     from pimsim.synth import layers_from_file, synth_trace
 
+    check_outputs(out=out)
     layers = (layers_from_file(layers_file) if layers_file
               else scene_layers(like, weight_bits=weight_bits))
     n_spiking = sum(1 for s in layers if s.input == "spikes")
@@ -275,13 +312,14 @@ def trace_synth(out: str, like: str, layers_file: str | None, samples: int, time
 
 @trace.command("replay")
 @click.argument("path", type=click.Path(dir_okay=False))
-@click.option("--json", "json_out", type=click.Path(dir_okay=False))
+@click.option("--json", "json_out", type=OUT_PATH)
 def trace_replay(path: str, json_out: str | None) -> None:
     """Re-run the SNN from the trace alone and compare with its stored spikes (docs/trace-format.md)."""
     from pimsim.replay import replay_trace
     from pimsim.report import write_json
     from pimsim.trace import load_trace
 
+    check_outputs(json=json_out)
     rep = replay_trace(load_trace(path))
     for k in ("spike_agreement", "prediction_agreement", "accuracy"):
         click.echo(f"{k:22s} {rep[k]:.6f}")
@@ -298,7 +336,7 @@ def trace_replay(path: str, json_out: str | None) -> None:
             click.echo(f"{k:22s} {v}")
     if json_out:
         write_json(json_out, {k: (v.tolist() if isinstance(v, np.ndarray) else v)
-                              for k, v in rep.items()})
+                              for k, v in rep.items()}, key="--json")
 
 
 def _register_optional() -> None:
@@ -326,6 +364,11 @@ def main() -> None:
         cli.main(standalone_mode=False)
     except PimsimError as exc:
         click.echo(f"pimsim: error: {exc.one_line()}", err=True)
+        sys.exit(2)
+    except OSError as exc:  # a read or write the commands did not map (disk full, ...)
+        where = f"{exc.filename}: " if exc.filename else ""
+        text = " ".join((exc.strerror or str(exc) or type(exc).__name__).split())
+        click.echo(f"pimsim: error: {where}{text}", err=True)
         sys.exit(2)
     except click.exceptions.Abort:
         click.echo("pimsim: aborted", err=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -421,14 +421,15 @@ def _sensitivity_section(df: pd.DataFrame, keys: list[str]) -> str:
 
 
 def write_report(results: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
-                 title: str | None = None) -> Path:
+                 title: str | None = None, warn: Callable[[str], None] | None = None) -> Path:
     """Write ``out_dir/index.html`` (self-contained) and ``front.png``/``front.svg``; return
-    the HTML path. Raises PimsimError (file, key) for a file that is not sweep results."""
+    the HTML path. Raises PimsimError (file, key) for a file that is not sweep results;
+    ``warn`` gets one line when the sweep is not complete (:func:`read_results`)."""
     from pimsim.pareto_plot import plot_fronts
     from pimsim.report_layers import locate
     from pimsim.sweep.results import Journal
 
-    df = read_results(results)
+    df = read_results(results, warn=warn)
     for c in ("energy_j", "delay_s", "edp_js"):
         if c not in df.columns:
             raise PimsimError(f"not a sweep results file: no column {c!r}", file=str(results),

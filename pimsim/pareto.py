@@ -18,8 +18,10 @@ Plots are in :mod:`pimsim.pareto_plot`.
 
 from __future__ import annotations
 
+import io
+import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,14 +96,35 @@ def pareto_mask(values: np.ndarray, maximize: Sequence[bool] | None = None) -> n
     return mask
 
 
-def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """A sweep results file (.csv or .parquet) as a DataFrame; an empty file is an error."""
+def read_results(path: str | os.PathLike[str], *, numeric: Sequence[str] = (),
+                 warn: Callable[[str], None] | None = None) -> pd.DataFrame:
+    """A sweep results file (.csv or .parquet) as a DataFrame; an empty file is an error.
+
+    Every result column (:func:`is_metric`), and every column named in ``numeric`` that holds
+    some numbers, must hold numbers or empty cells only: the first other cell is a one-line
+    PimsimError naming the column and the row. When the sweep sidecar (``<file>.sweep.json``)
+    says ``complete: false`` the file is a sweep still running or interrupted: its torn last
+    line, if any, is dropped and ``warn`` gets one line saying so.
+    """
     file = str(path)
     if not os.path.isfile(file):
         raise PimsimError("file not found", file=file)
+    parquet = file.lower().endswith(".parquet")
     try:
-        if file.lower().endswith(".parquet"):
+        with open(file + ".sweep.json", encoding="utf-8") as fh:
+            side = json.load(fh)
+    except (OSError, ValueError):
+        side = None
+    partial = isinstance(side, dict) and side.get("complete") is False
+    try:
+        if parquet:
             df = pd.read_parquet(file)
+        elif partial:  # a sweep killed inside a write leaves a torn last line: cut it off
+            with open(file, "rb") as fh:
+                data = fh.read()
+            if data and not data.endswith(b"\n"):
+                data = data[:data.rfind(b"\n") + 1]
+            df = pd.read_csv(io.BytesIO(data))
         else:
             df = pd.read_csv(file)
     except pd.errors.EmptyDataError:
@@ -110,6 +133,26 @@ def read_results(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise PimsimError(f"cannot read results: {exc}", file=file) from None
     if df.empty:
         raise PimsimError("results file has no rows", file=file)
+    metrics = metric_columns(df)
+    for col in dict.fromkeys([*metrics, *(c for c in numeric if c in df.columns)]):
+        if pd.api.types.is_numeric_dtype(df[col]) or pd.api.types.is_bool_dtype(df[col]):
+            continue
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = df[col].notna() & values.isna()
+        if col not in metrics and not values.notna().any():
+            continue  # a column of text given as an objective: the caller says so
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            where = f"row {i + 1}" + ("" if parquet else f" (line {i + 2} of the file)")
+            raise PimsimError(f"{where}: {df[col].iloc[i]!r} is not a number; expected a "
+                              "numeric value or an empty cell", file=file, key=col)
+        df[col] = values
+    if partial and warn is not None:
+        planned = side.get("rows_planned") if isinstance(side, dict) else None
+        count = f"{len(df)} of {planned} rows" if isinstance(planned, int) else \
+            f"{len(df)} rows so far"
+        warn(f"{file}: the sweep is not complete ({count}); resume it with the same "
+             "`pimsim sweep` command")
     return df
 
 

@@ -192,9 +192,12 @@ def compare_table(comp: Comparison) -> str:
     return "\n".join(lines)
 
 
-def write_json(path: str | os.PathLike[str], obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+def write_json(path: str | os.PathLike[str], obj: Any, *, key: str | None = None) -> None:
+    """``obj`` as indented JSON, written by the rules of :mod:`pimsim.atomic` (a write error is
+    a one-line PimsimError naming ``path`` and the option ``key``)."""
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n", key=key)
 
 
-def write_csv(path: str | os.PathLike[str], result: Result) -> None:
-    atomic_write_text(path, result.to_dataframe().to_csv(index=False))
+def write_csv(path: str | os.PathLike[str], result: Result, *, key: str | None = None) -> None:
+    """The per-layer table as CSV, written like :func:`write_json`."""
+    atomic_write_text(path, result.to_dataframe().to_csv(index=False), key=key)

@@ -11,13 +11,20 @@ import click
 
 from pimsim.errors import PimsimError
 
+#: Output paths: checked by pimsim.atomic before any work (one-line errors), not by click.
+OUT_PATH = click.Path()
+
+
+def _warn(message: str) -> None:
+    click.echo(f"pimsim: warning: {message}", err=True)
+
 
 @click.command("sweep")
 @click.option("--hw", required=True, type=click.Path(dir_okay=False), help="base hardware YAML")
 @click.option("--trace", "traces", multiple=True, type=click.Path(dir_okay=False),
               help="trace .npz (repeatable: a trace dimension)")
 @click.option("--space", required=True, type=click.Path(dir_okay=False), help="sweep space YAML")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", required=True, type=OUT_PATH,
               help="results .csv (or .parquet)")
 @click.option("--jobs", type=int, default=1, show_default=True, help="local worker processes")
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="run on this Dask scheduler")
@@ -68,24 +75,31 @@ def sweep_cmd(hw: str, traces: tuple[str, ...], space: str, out: str, jobs: int,
 @click.option("--y", "y", default="energy_j", show_default=True, help="objective on the y axis")
 @click.option("--z", "z", default=None,
               help="optional third objective (the front is over all three; plotted: x, y)")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", required=True, type=OUT_PATH,
               help="plot file (.png; an .svg with hover text is written beside it, or vice "
                    "versa); one panel per trace")
-@click.option("--front-csv", type=click.Path(dir_okay=False),
+@click.option("--front-csv", type=OUT_PATH,
               help="write the front rows (every configuration, per trace) as CSV")
 @click.option("--color-by", default=None, help="colour all points by this column")
 def pareto_cmd(results: str, x: str, y: str, z: str | None, out: str, front_csv: str | None,
                color_by: str | None) -> None:
     """Non-dominated set of a sweep per trace over two or three objectives, and its plot."""
+    from pathlib import Path
+
     import numpy as np
     import pandas as pd
 
-    from pimsim.atomic import atomic_write_text
+    from pimsim.atomic import atomic_write_text, check_output_path
     from pimsim.pareto import check_columns, parse_objective, read_results
     from pimsim.pareto_plot import plot_fronts
 
-    df = read_results(results)
+    plot = Path(out)
+    other = plot.with_suffix(".svg" if plot.suffix.lower() != ".svg" else ".png")
+    for path, key in ((plot, "--out"), (other, "--out"), (front_csv, "--front-csv")):
+        if path:
+            check_output_path(path, key=key)
     objs = [parse_objective(x), parse_objective(y)] + ([parse_objective(z)] if z else [])
+    df = read_results(results, numeric=[o.column for o in objs], warn=_warn)
     check_columns(df, [o.column for o in objs] + ([color_by] if color_by else []),
                   file=results)
     if len({o.column for o in objs}) != len(objs):
@@ -97,7 +111,7 @@ def pareto_cmd(results: str, x: str, y: str, z: str | None, out: str, front_csv:
     written, panels = plot_fronts(df, objs, out, color_by=color_by)
     if front_csv:
         front = pd.concat([p.front for p in panels])
-        atomic_write_text(front_csv, front.to_csv(index=False))
+        atomic_write_text(front_csv, front.to_csv(index=False), key="--front-csv")
         written.append(front_csv)
     per = "; ".join(f"{p.label}: {len(p.merged)} distinct points ({len(p.front)} of "
                     f"{len(p.rows)} rows)" for p in panels)
@@ -107,16 +121,22 @@ def pareto_cmd(results: str, x: str, y: str, z: str | None, out: str, front_csv:
 
 @click.command("report")
 @click.argument("results", type=click.Path(dir_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False),
+@click.option("--out", required=True, type=OUT_PATH,
               help="directory for index.html (self-contained) and the plots")
 @click.option("--title", default=None)
 def report_cmd(results: str, out: str, title: str | None) -> None:
     """One self-contained HTML page: per trace, the best EDP point against the base config,
     its energy per layer and component and its area (re-simulated from the sweep's sidecar),
     and the merged Pareto front; then the sensitivity of EDP to each swept key."""
+    from pathlib import Path
+
+    from pimsim.atomic import check_output_dir, check_output_path
     from pimsim.html_report import write_report
 
-    path = write_report(results, out, title=title)
+    check_output_dir(out, key="--out")
+    for name in ("index.html", "front.png", "front.svg"):
+        check_output_path(Path(out) / name, key="--out")
+    path = write_report(results, out, title=title, warn=_warn)
     click.echo(f"wrote {path}")
 
 

@@ -2,14 +2,15 @@
 
 Rows are appended in batches with one ``os.write`` + ``fsync`` each; a restarted sweep skips
 the points already present and drops a torn last line; at the end the file is rewritten sorted
-by point (atomically). A sidecar ``<out>.sweep.json`` holds the sweep fingerprint (base config,
-space, trace contents, options, columns, and the code versions: pimsim, cost model,
-statistics), so a results file from another sweep or another version of the model is never
-extended (:meth:`Journal.check_resumable` says which), and what was run, so that a result can be
-reproduced from its files alone: the resolved base config (``config``), ``pimsim_version``,
-the space and trace paths and each trace file's sha256 (``trace_sha256``, in ``traces``
-order). Floats are written with ``repr`` (shortest round trip), so a row equals
-``pimsim run --set ...`` exactly.
+by point (atomically); a sweep run with ``--overwrite`` journals beside the old results and
+replaces them only when it completes (:class:`Journal`). A sidecar ``<out>.sweep.json`` holds
+the sweep fingerprint (base config, space, trace contents, options, columns, and the code
+versions: pimsim, cost model, statistics), so a results file from another sweep or another
+version of the model is never extended (:meth:`Journal.check_resumable` says which), and what
+was run, so that a result can be reproduced from its files alone: the resolved base config
+(``config``), ``pimsim_version``, the space and trace paths and each trace file's sha256
+(``trace_sha256``, in ``traces`` order). Floats are written with ``repr`` (shortest round
+trip), so a row equals ``pimsim run --set ...`` exactly.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pimsim.atomic import atomic_open, atomic_write_bytes, remove_stale_temps, write_error
 from pimsim.sweep.errors import SweepError
 
 
@@ -48,48 +49,84 @@ def _journal_path(out: Path) -> Path:
     return out if out.suffix.lower() != ".parquet" else out.with_name(out.name + ".partial.csv")
 
 
+def _pending_path(out: Path) -> Path:
+    """The journal of a sweep that replaces other results (``--overwrite``)."""
+    return out.with_name(out.name + ".overwrite.partial.csv")
+
+
+def _skipped_path(out: Path) -> Path:
+    return out.with_name(out.name + ".skipped.csv")
+
+
+def sweep_files(out: Path) -> list[Path]:
+    """Every file a sweep into ``out`` may write: results, journals, sidecars, skipped list."""
+    pend = _pending_path(out)
+    return list(dict.fromkeys([out, _journal_path(out), _sidecar(out), _skipped_path(out),
+                               pend, _sidecar(pend)]))
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(path, data, key="--out")
 
 
 class Journal:
     """The results CSV as an append-only journal keyed by the ``point`` column.
 
-    A fresh journal (no results yet, or ``overwrite``) writes nothing until its first rows
-    (or :meth:`finalize`): an old results file survives a sweep that fails before producing
-    any. Then the old sidecar is removed, the new journal replaces the old file atomically and
-    the new sidecar is written, so that at every instant the files on disk either resume as
-    the old sweep, resume as the new one, or are refused.
+    Where the rows go:
+
+    * a new sweep, or one resumed (same fingerprint), journals into the results file itself
+      (``<out>.partial.csv`` for Parquet), with the sidecar ``<out>.sweep.json`` saying
+      ``complete: false`` until :meth:`finalize`;
+    * a sweep that replaces other results (``--overwrite`` with an ``<out>`` or its journal
+      present) journals into ``<out>.overwrite.partial.csv`` (and its own sidecar) and leaves
+      the old results, their sidecar and skipped list byte for byte as they were until it
+      completes: :meth:`finalize` then replaces them. Interrupted, it resumes from there when
+      the same command is run again (with or without ``--overwrite``).
+
+    A fresh journal writes nothing until its first rows (or :meth:`finalize`). Temporary files
+    of a killed atomic write (:func:`pimsim.atomic.remove_stale_temps`) are removed when a
+    journal is opened.
     """
 
     def __init__(self, out: Path, header: list[str], fingerprint: str, meta: dict[str, Any],
                  *, overwrite: bool):
         self.out, self.header, self.fingerprint, self.meta = out, header, fingerprint, meta
-        self.path = _journal_path(out)
-        self.sidecar = _sidecar(out)
+        self.out_sidecar = _sidecar(out)
+        for path in sweep_files(out):
+            remove_stale_temps(path)
+        main, pend = _journal_path(out), _pending_path(out)
         self.fresh = True
+        self.complete = False
+        self.replacing = False
         self.done: set[int] = set()
-        if (self.path.exists() or out.exists()) and not overwrite:
-            side = self.read_sidecar(out)
-            self.check_resumable(out, side, fingerprint, meta.get("versions"))
-            if not self.path.exists():
-                _atomic_write(self.path, (",".join(header) + "\n").encode())
-            self.done = self.done_points(out, header)
+        self.path, self.sidecar = main, self.out_sidecar
+        pend_side = self.read_sidecar(pend)
+        if pend.exists() and pend_side and pend_side.get("fingerprint") == fingerprint:
+            # an interrupted sweep that replaces other results: resume it
+            self.path, self.sidecar, self.replacing = pend, _sidecar(pend), True
+            self.done = self.done_points(pend, header)
             self.fresh = False
+        elif out.exists() or main.exists():
+            if overwrite:  # old results stay until this sweep completes
+                self.path, self.sidecar, self.replacing = pend, _sidecar(pend), True
+            else:
+                side = self.read_sidecar(out)
+                self.check_resumable(out, side, fingerprint, meta.get("versions"))
+                if side and side.get("complete") and out.exists():
+                    self.complete = True
+                    if main != out:  # a Parquet sweep killed after its sidecar was written
+                        with contextlib.suppress(OSError):
+                            os.unlink(main)
+                    return
+                if not main.exists():
+                    _atomic_write(main, (",".join(header) + "\n").encode())
+                self.done = self.done_points(main, header)
+                self.fresh = False
 
     def _start(self, lines: list[str]) -> None:
-        """Replace any old results by the header and the first ``lines`` (module doc)."""
-        self.out.parent.mkdir(parents=True, exist_ok=True)
+        """Write the journal's header and first ``lines`` (replacing any journal of another
+        sweep at that path), then its sidecar (class doc)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.sidecar)
         _atomic_write(self.path, ("\n".join([",".join(self.header), *lines]) + "\n").encode())
@@ -156,21 +193,36 @@ class Journal:
             self._start(lines)
             return
         data = ("\n".join(lines) + "\n").encode()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
-            view = memoryview(data)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+            try:
+                view = memoryview(data)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise write_error(self.path, exc, key="--out") from None
 
-    def finalize(self, meta: dict[str, Any]) -> int:
-        """Rewrite the results sorted by point, one row each (atomic); mark complete."""
+    def finalize(self, meta: dict[str, Any],
+                 skipped: Sequence[tuple[int, str, str]] = ()) -> int:
+        """Write the finished results, sorted by point, one row each; return the row count.
+
+        In this order, each step atomic: the skipped list (``<out>.skipped.csv``, removed when
+        nothing was skipped), the results file, its sidecar marked ``complete``, then the
+        journal when it is another file. A kill at any point leaves files that the same command
+        resumes (it redoes this step) and no step is lost: the sidecar says complete only once
+        everything else is written.
+        """
         if self.fresh:
             self._start([])
-        text = self.path.read_text(encoding="utf-8")
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise SweepError(f"cannot read the journal: {exc.strerror or exc}",
+                             file=str(self.path), key="--out") from None
         lines = text.splitlines()
         rows: dict[int, str] = {}
         width = len(self.header)
@@ -180,7 +232,8 @@ class Journal:
                 rows.setdefault(int(head), line)
         body = [rows[k] for k in sorted(rows)]
         csv_text = "\n".join([lines[0], *body]) + "\n"
-        if self.path == self.out:
+        write_skipped(self.out, list(skipped))
+        if self.out.suffix.lower() != ".parquet":
             _atomic_write(self.out, csv_text.encode())
         else:
             import io
@@ -188,22 +241,20 @@ class Journal:
             import pandas as pd
 
             df = pd.read_csv(io.StringIO(csv_text))
-            fd, tmp = tempfile.mkstemp(dir=self.out.parent, suffix=".parquet.tmp")
-            os.close(fd)
-            try:
-                df.to_parquet(tmp, index=False)
-                os.replace(tmp, self.out)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
-        _atomic_write(self.sidecar, json.dumps({**meta, "header": self.header,
-                                                "fingerprint": self.fingerprint,
-                                                "complete": True, "rows": len(body)},
-                                               indent=1).encode())
-        if self.path != self.out:
+            with atomic_open(self.out, "wb", suffix=".parquet", key="--out") as fh:
+                df.to_parquet(fh, index=False)
+        _atomic_write(self.out_sidecar, json.dumps({**meta, "header": self.header,
+                                                    "fingerprint": self.fingerprint,
+                                                    "complete": True, "rows": len(body)},
+                                                   indent=1).encode())
+        # the journal(s) it replaces: its own, and a replaced Parquet sweep's partial journal
+        for path in {self.path, _journal_path(self.out)} - {self.out}:
             with contextlib.suppress(OSError):
-                os.unlink(self.path)
+                os.unlink(path)
+        if self.sidecar != self.out_sidecar:
+            with contextlib.suppress(OSError):
+                os.unlink(self.sidecar)
+        self.complete = True
         return len(body)
 
 
@@ -283,7 +334,13 @@ class RowFormatter:
 
 
 def write_skipped(out: Path, skipped: list[tuple[int, str, str]]) -> None:
-    """``<out>.skipped.csv``: point, trace, reason of every skipped point (sorted)."""
+    """``<out>.skipped.csv``: point, trace, reason of every skipped point (sorted); an old
+    list is removed when nothing was skipped."""
+    path = _skipped_path(out)
+    if not skipped:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return
     txt = "point,trace,reason\n" + "".join(
         f"{p},{_fmt(t)},{_fmt(r)}\n" for p, t, r in sorted(skipped))
-    _atomic_write(Path(str(out) + ".skipped.csv"), txt.encode())
+    _atomic_write(path, txt.encode())

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
+from pimsim.atomic import check_output_path
 from pimsim.config import load_config, read_yaml
 from pimsim.result import plain
 from pimsim.shipped import resolve_config, resolve_space
@@ -32,8 +33,13 @@ from pimsim.stats_cache import DiskStatsCache, StatKey, StatsBundle, TraceView
 from pimsim.sweep.errors import FORMAT_VERSION, SweepError
 from pimsim.sweep.evaluate import Columns, EvalContext, discrete_keys, evaluate_batch
 from pimsim.sweep.points import Grouped, PointBuilder, plan_points
-from pimsim.sweep.results import Journal, RowFormatter, _journal_path, write_skipped
-from pimsim.sweep.runners import gather_stats, open_executor, shared_traces
+from pimsim.sweep.results import Journal, RowFormatter, sweep_files
+from pimsim.sweep.runners import (
+    check_scheduler_address,
+    gather_stats,
+    open_executor,
+    shared_traces,
+)
 from pimsim.sweep.space import flatten, load_space
 
 
@@ -133,6 +139,10 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
         raise SweepError("--jobs must be >= 1", key="--jobs")
     if scheduler and jobs > 1:
         raise SweepError("give either --jobs or --scheduler, not both", key="--scheduler")
+    if scheduler:
+        check_scheduler_address(scheduler)
+    for path in sweep_files(Path(out)):  # before any work: every file it may write
+        check_output_path(path, key="--out", special=False)
     base = load_config(hw)
     raw = read_yaml(hw)
     space = load_space(space_file, base)
@@ -180,17 +190,17 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
     meta = {"hw": hw, "space": space_file, "traces": trace_paths,
             "trace_sha256": [file_sha256(p) for p in trace_paths], "format": FORMAT_VERSION,
             "pimsim_version": versions["pimsim"], "versions": versions, "header": header,
-            "config": plain(base.model_dump())}
+            "config": plain(base.model_dump()), "rows_planned": len(valid) * ntr}
     outp = Path(out)
-    side = Journal.read_sidecar(outp)
-    resuming = (outp.exists() or _journal_path(outp).exists()) and not overwrite
-    if resuming:
-        Journal.check_resumable(outp, side, fingerprint, versions)
-    done = Journal.done_points(outp, header) if resuming else set()
-    if resuming and side and side.get("complete") and outp.exists():
+    journal = Journal(outp, header, fingerprint, meta, overwrite=overwrite)
+    done = journal.done
+    if journal.complete:
+        side = Journal.read_sidecar(outp) or {}
         say(f"{out}: sweep already complete")
         return SweepSummary(out, int(side.get("rows", 0)), 0, int(side.get("rows", 0)),
                             skipped, time.perf_counter() - t_start, 0.0, 0, 0, 0)
+    # tasks load traces by absolute path: a Dask worker may run in another folder
+    task_paths = [str(Path(p).resolve()) for p in trace_paths]
 
     # statistics: once per (trace, geometry), from disk when cached
     disk = DiskStatsCache(cache_dir) if disk_cache else None
@@ -219,14 +229,13 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
     bar = SweepProgress(sum(len(k) for k in need), enabled=progress)
     with bar, shared_traces(loaded, hashes), open_executor(
             jobs, scheduler, connect_timeout_s=connect_timeout_s) as (ex, workers):
-        computed, from_disk = gather_stats(ex, bundles, need, trace_paths, hashes, disk,
+        computed, from_disk = gather_stats(ex, bundles, need, task_paths, hashes, disk,
                                            done=bar.update)
         stats_s = time.perf_counter() - t_stats
-        journal = Journal(outp, header, fingerprint, meta, overwrite=overwrite)
         group_by = discrete_keys(keys, [v for _, v in valid])
         ctxs = [EvalContext(key=f"{fingerprint}:{ti}", base=base, keys=keys, file=space_file,
                             bundle=bundles[ti], columns=columns, group_by=group_by,
-                            trace_path=trace_paths[ti], accuracy=acc_opts, raw=raw)
+                            trace_path=task_paths[ti], accuracy=acc_opts, raw=raw)
                 for ti in range(ntr)]
         if batch_size is None:
             batch_size = int(min(5000, max(50, n_pending // max(1, workers * 8))))
@@ -248,9 +257,14 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
         submit()
         while inflight:
             finished, _ = cf.wait(inflight, return_when=cf.FIRST_COMPLETED)
-            for fut in finished:
+            failure: BaseException | None = None
+            for fut in finished:  # every finished batch is journaled before a failure is raised
                 inflight.discard(fut)
-                res = fut.result()
+                try:
+                    res = fut.result()
+                except BaseException as exc:  # noqa: BLE001 - raised below
+                    failure = failure or exc
+                    continue
                 for pid, reason in res.skipped:
                     new_skips.append((pid, labels[pid % ntr], reason or "invalid"))
                 for note in res.notes:
@@ -261,11 +275,11 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
                 journal.append(lines)
                 evaluated += len(lines)
                 bar.update(len(lines) + len(res.skipped))
+            if failure is not None:
+                raise failure
             submit()
     skipped += new_skips
-    rows = journal.finalize({**meta, "skipped": len(skipped)})
-    if skipped:
-        write_skipped(outp, skipped)
+    rows = journal.finalize({**meta, "skipped": len(skipped)}, skipped)
     now = time.perf_counter()
     return SweepSummary(out=out, rows=rows, evaluated=evaluated,
                         resumed=len(journal.done), skipped=skipped,

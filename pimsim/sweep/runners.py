@@ -110,28 +110,146 @@ class InlineExecutor(cf.Executor):
         return fut
 
 
+#: What a lost Dask scheduler (or client connection) raises from a future or a wait.
+RESUME_HINT = ("rows written so far are kept; run the same command again, e.g. with --jobs N "
+               "instead of --scheduler, to resume")
+
+
+def check_scheduler_address(address: str) -> None:
+    """Raise SweepError at once for an address that cannot be a Dask scheduler's: an unknown
+    scheme, no port, a port outside 1-65535 (``tcp://HOST:PORT``)."""
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+    from distributed.comm.registry import backends
+
+    def bad(why: str) -> SweepError:
+        return SweepError(f"{why}; expected a Dask scheduler address such as "
+                          "tcp://127.0.0.1:8786", file=address, key="--scheduler")
+
+    scheme = address.split("://", 1)[0] if "://" in address else "tcp"
+    if scheme not in backends:
+        raise bad(f"unknown scheme {scheme!r} (known: {', '.join(sorted(backends))})")
+    if scheme == "inproc":
+        return
+    try:
+        _, loc = parse_address(address)
+        host, port = parse_host_port(loc)
+    except (ValueError, TypeError) as exc:
+        raise bad(f"not HOST:PORT ({exc})") from None
+    if not host:
+        raise bad("no host")
+    if not 1 <= int(port) <= 65535:
+        raise bad(f"port {port} is outside 1-65535")
+
+
+def probe_scheduler(address: str, timeout_s: float) -> None:
+    """Connect to ``address`` and complete Dask's handshake within ``timeout_s`` seconds, or
+    raise ``TimeoutError``/``OSError``. (``distributed.Client`` waits for the handshake reply
+    with no time limit, so a server that accepts TCP and never answers would hang it.)"""
+    import asyncio
+    import threading
+
+    from distributed.comm import connect
+
+    async def probe() -> None:
+        comm = await connect(address, timeout=timeout_s)
+        comm.abort()
+
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            # one second more than connect's own limit: a refused port is connect's OSError,
+            # a silent server is this TimeoutError
+            asyncio.run(asyncio.wait_for(probe(), timeout_s + 1.0))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            failure.append(exc)
+
+    thread = threading.Thread(target=target, name="pimsim-scheduler-probe", daemon=True)
+    thread.start()
+    thread.join(timeout_s + 6.0)
+    if thread.is_alive():
+        raise TimeoutError("no answer")
+    if failure:
+        raise failure[0]
+
+
+@contextlib.contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Dask's own log records (a lost scheduler logs tracebacks) are not shown: the sweep says
+    what happened in one line."""
+    import logging
+
+    names = [n for n in list(logging.root.manager.loggerDict)
+             if n.split(".")[0] in ("distributed", "tornado")]
+    loggers = [logging.getLogger(n) for n in {*names, "distributed", "tornado", "asyncio"}]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _lost(client: Any) -> bool:
+    return getattr(client, "status", "running") != "running"
+
+
+@contextlib.contextmanager
+def _dask_executor(scheduler: str, connect_timeout_s: float
+                   ) -> Iterator[tuple[cf.Executor, int]]:
+    try:
+        from distributed import Client
+    except ImportError as exc:  # pragma: no cover - core dependency
+        raise SweepError(f"dask.distributed is not installed ({exc})", key="--scheduler")
+
+    def unreachable(exc: BaseException) -> SweepError:
+        if type(exc) is TimeoutError:  # the probe's limit (connect's own is an OSError)
+            why = (f"no answer to Dask's handshake within {connect_timeout_s:g} s (is it a Dask "
+                   "scheduler?); raise --connect-timeout if it is slow")
+        else:
+            text = str(exc).splitlines()[0] if str(exc) else "no answer"
+            why = f"{type(exc).__name__}: {text}"
+        return SweepError(f"cannot reach the Dask scheduler ({why}); start one with `dask "
+                          "scheduler` and workers with `dask worker ADDRESS`", file=scheduler,
+                          key="--scheduler")
+
+    with _quiet_dask():
+        try:
+            probe_scheduler(scheduler, connect_timeout_s)
+            client = Client(scheduler, timeout=f"{connect_timeout_s}s", set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise unreachable(exc) from None
+        try:
+            workers = max(1, sum(client.nthreads().values()))
+            # retries: a task whose worker died is run again on another one
+            ex = client.get_executor(pure=False, retries=2)
+            yield ex, workers
+        except (cf.CancelledError, OSError, TimeoutError) as exc:
+            if not _lost(client) and not isinstance(exc, cf.CancelledError):
+                raise
+            raise SweepError(f"lost the Dask scheduler mid-sweep ({type(exc).__name__}); "
+                             f"{RESUME_HINT}", file=scheduler, key="--scheduler") from None
+        finally:
+            with contextlib.suppress(Exception):
+                client.close(timeout=min(5.0, connect_timeout_s))
+
+
 @contextlib.contextmanager
 def open_executor(jobs: int, scheduler: str | None, *, connect_timeout_s: float = 10.0
                   ) -> Iterator[tuple[cf.Executor, int]]:
-    """(executor, worker count): inline, a local process pool, or a Dask cluster's executor."""
+    """(executor, worker count): inline, a local process pool, or a Dask cluster's executor.
+
+    Dask: the address is checked at once (:func:`check_scheduler_address`), the scheduler must
+    answer within ``connect_timeout_s`` (:func:`probe_scheduler`), a task is retried twice when
+    its worker is lost, and a scheduler lost mid-sweep is one :class:`SweepError` that says how
+    to resume (rows already journaled are kept)."""
     if scheduler:
-        try:
-            from distributed import Client
-        except ImportError as exc:  # pragma: no cover - core dependency
-            raise SweepError(f"dask.distributed is not installed ({exc})", key="--scheduler")
-        try:
-            client = Client(scheduler, timeout=f"{connect_timeout_s}s", set_as_default=False)
-        except (OSError, TimeoutError, ValueError) as exc:
-            raise SweepError(f"cannot reach the Dask scheduler ({type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else 'no answer'}); start "
-                             "one with `dask scheduler` and workers with `dask worker ADDRESS`",
-                             file=scheduler, key="--scheduler") from None
-        try:
-            workers = max(1, sum(client.nthreads().values()))
-            ex = client.get_executor(pure=False)
-            yield ex, workers
-        finally:
-            client.close()
+        check_scheduler_address(scheduler)
+        with _dask_executor(scheduler, connect_timeout_s) as pair:
+            yield pair
         return
     if jobs > 1:
         import multiprocessing as mp
