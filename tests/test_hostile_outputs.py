@@ -35,6 +35,8 @@ from pimsim.synth import synth_trace
 
 HW = str(REPO / "hw_configs" / "45nm_pim.yaml")
 BIN = Path(sys.executable).parent
+heavy = pytest.mark.skipif(os.environ.get("PIMSIM_HEAVY") != "1",
+                           reason="heavy: set PIMSIM_HEAVY=1")
 
 # 5 x 3 = 15 valid points, 3 skipped (a 13-bit ADC is out of range): 8 batches of 2
 SMALL = """\
@@ -578,7 +580,9 @@ def test_scheduler_lost_then_resumed_locally(tmp_path, salinas):
     _assert_every_row_once(out, tmp_path / "clean.csv", 9 * 15 * 15)
 
 
-def test_worker_lost_tasks_rerun(tmp_path, salinas):
+@pytest.mark.heavy
+@heavy
+def test_worker_lost_tasks_rerun(tmp_path, salinas):  # 9-17 s: two workers to start
     cluster = Cluster(tmp_path, workers=2)
     try:
         proc = _sweep_proc(tmp_path, salinas, cluster.address, MEDIUM)
