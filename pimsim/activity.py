@@ -20,6 +20,11 @@ For every layer, the Numba kernels compute, over all samples and time steps,
   ``active_rows`` (input channels, or linear input elements, that spiked at least once per
   sample, and per step).
 
+A layer that pools its synaptic current (conv -> pool -> LIF, trace format v2) has its events
+at the pre-pool geometry: the box sums, tile maxima and tile windows use the conv's kernel,
+stride and padding and its ``conv_shape`` output, not the pooled ``out_shape``. A layer fed by a
+max-pool spike layer reads its own stored input spikes, which are the pooled spikes.
+
 For the analog first layer the same kernel runs on an all-ones map, giving the dense in-bounds
 fan-in per position, and on the bit planes (or DAC chunks) of the quantized input, giving the
 number of driven PIM wordlines and the wordline pulses of each phase. Statistics depend on
@@ -240,12 +245,17 @@ class LayerActivity:
 
 def _geometry(spec: LayerSpec) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...],
                                          tuple[int, ...], tuple[int, ...]]:
-    """(in spatial DHW, kernel, stride, padding, out DHW) padded to 3-D for the kernel."""
-    if spec.kind == "conv3d":
-        return (spec.in_shape[1:], spec.kernel, spec.stride, spec.padding, spec.out_shape[1:])
-    if spec.kind == "conv2d":
+    """(in spatial DHW, kernel, stride, padding, out DHW) padded to 3-D for the kernel.
+
+    The output is where the synaptic events land: the pre-pool ``conv_shape`` of a layer that
+    pools its current (conv -> pool -> LIF), the pooled map of a max-pool spike layer (its
+    own kernel, stride and padding), ``out_shape`` otherwise (equal to conv_shape)."""
+    out = spec.conv_shape
+    if spec.kind in ("conv3d", "maxpool3d"):
+        return (spec.in_shape[1:], spec.kernel, spec.stride, spec.padding, out[1:])
+    if spec.kind in ("conv2d", "maxpool2d"):
         return ((1, *spec.in_shape[1:]), (1, *spec.kernel), (1, *spec.stride),
-                (0, *spec.padding), (1, *spec.out_shape[1:]))
+                (0, *spec.padding), (1, *out[1:]))
     return ((1, 1, 1), (1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1))
 
 
@@ -323,8 +333,11 @@ def tile_windows(spec: LayerSpec, pe_rows: int) -> TileWindows:
 
 
 def position_tiles(spec: LayerSpec, pe_rows: int) -> int:
-    """Position tiles per step: ceil(positions / pe_rows) (1 for linear layers)."""
-    return math.ceil(spec.out_positions / pe_rows) if spec.kind != "linear" else 1
+    """Position tiles per step: ceil(positions / pe_rows) (1 for linear layers); the
+    positions are the pre-pool ones of a layer that pools its current."""
+    if spec.kind == "linear":
+        return 1
+    return math.ceil(spec.conv_positions / pe_rows)
 
 
 def iter_spike_chunks(trace: Trace, name: str, chunk: int):  # type: ignore[no-untyped-def]

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 #: Keys of ``ops`` in the JSON contract (docs/model.md §6), totals over the trace's samples.
-OP_KEYS = ("synaptic_ops", "macs", "neuron_updates", "adc_conversions", "sram_read_bits",
-           "sram_write_bits", "dram_bits")
+OP_KEYS = ("synaptic_ops", "macs", "neuron_updates", "bias_adds", "pool_ops",
+           "adc_conversions", "sram_read_bits", "sram_write_bits", "dram_bits")
 #: Energy components in the fixed order of tables and sweep columns: compute, SRAM, delivery,
 #: DRAM, PIM macro, other.
 COMPONENTS = ("compute", "neuron_update", "weight_sram", "membrane_sram", "spike_sram", "noc",

@@ -41,6 +41,13 @@ Dense layer (output-stationary MACs; the analog first layer at ``passes`` = T, o
   once per inference into the spike SRAM, its spilled part read from DRAM at every use;
 * with reuse the constant current stays in the PEs (tile_major) or is written once and read
   at every step from the membrane SRAM (step_major).
+
+Trace format v2 (docs/model.md §5.8): a layer that pools its current computes at its pre-pool
+``conv_shape`` positions (PT counts those; the statistics are at the conv geometry) and then
+reduces them (:func:`bias_and_pool`: prod(pool kernel) - 1 ops per pooled neuron and current);
+a bias is one add per (post-pool) neuron and current plus its table's reads, the table stored
+with the weights; a max-pool spike layer is :func:`cost_pool_layer` (ORs, spike reads and
+writes, no weights, no neurons).
 """
 
 from __future__ import annotations
@@ -54,7 +61,13 @@ from pimsim.activity import LayerActivity, tile_windows
 from pimsim.models import tech
 from pimsim.models.layer import LayerContext, assemble, share, split_read, split_write
 from pimsim.models.memory import Traffic
-from pimsim.models.schedule import channel_tiles, position_tiles, weight_rows
+from pimsim.models.schedule import (
+    bias_outputs,
+    channel_tiles,
+    pool_taps,
+    position_tiles,
+    weight_rows,
+)
 from pimsim.trace import LayerSpec
 
 Num = Any
@@ -129,13 +142,52 @@ def neuron_energy(cfg: Any, updates: Num) -> Num:
     return updates * tech.neuron_update_energy_j(cfg)
 
 
+def bias_and_pool(spec: LayerSpec, cfg: Any, ctx: LayerContext, tr: Traffic,
+                  delivery: dict[str, Num], *, currents: Num, bias_bits: Num,
+                  e_add: Num) -> tuple[dict[str, Num], Num, Num]:
+    """The bias and the pooled current of a weighted layer (docs/model.md §5.8); returns
+    (ops, compute energy J, compute cycles), totals over the trace, and adds the bias reads to
+    ``tr`` and ``delivery``. Nothing (empty, 0, 0) for a layer with neither.
+
+    ``currents``: times each neuron's current is formed over the trace (T x N for a spiking
+    layer, passes x N for the analog first layer, N in a CNN baseline). Per current:
+
+    * bias: one add per output (post-pool) neuron at ``e_add``; the tile's biases are read from
+      the weight SRAM (``bias_bits`` each: C_out x PT per current, linear F_out) and sent down
+      the PE columns (linear: unicast to each PE); one cycle per tile;
+    * pool of the current: prod(kernel) - 1 compares (max) or adds (avg, sum) per pooled neuron
+      at ``e_add``; the tile's pre-pool currents are reduced in the array in prod(kernel) - 1
+      cycles per tile (avg's 1 / prod(kernel) is folded into the threshold and bias: free).
+    """
+    ops: dict[str, Num] = {}
+    if not spec.has_bias and spec.pool is None:
+        return ops, 0.0, 0
+    ct, pt = channel_tiles(spec, cfg), position_tiles(spec, cfg)
+    energy: Num = 0.0
+    cycles: Num = 0
+    if spec.has_bias:
+        ops["bias_adds"] = spec.out_size * currents
+        energy = energy + ops["bias_adds"] * e_add
+        reads = bias_outputs(spec) * (1 if spec.kind == "linear" else pt) * currents * bias_bits
+        tr.read("weight_sram", "weights", reads)
+        pattern = "unicast" if spec.kind == "linear" else "column"
+        delivery[pattern] = delivery.get(pattern, 0) + reads
+        cycles = cycles + ct * pt * currents
+    if spec.pool is not None:
+        taps = pool_taps(spec)
+        ops["pool_ops"] = spec.out_size * (taps - 1) * currents
+        energy = energy + ops["pool_ops"] * e_add
+        cycles = cycles + ct * pt * (taps - 1) * currents
+    return ops, energy, cycles
+
+
 def mapping_of(spec: LayerSpec, cfg: Any, ct: Num, pt: Num, useful: Num, cycles: Num,
                lanes: Num) -> dict[str, Any]:
-    """Schedule, tiles and utilisation: spatial = outputs / (CT PT R C); PE = useful ops /
-    (compute cycles x R x C x lanes)."""
+    """Schedule, tiles and utilisation: spatial = outputs / (CT PT R C) (the pre-pool outputs
+    of a layer that pools its current); PE = useful ops / (compute cycles x R x C x lanes)."""
     d = cfg.digital
     pes = d.pe_rows * d.pe_cols
-    spatial = spec.out_size / (ct * pt * pes)
+    spatial = math.prod(spec.conv_shape) / (ct * pt * pes)
     busy = useful / np.maximum(cycles * pes * lanes, 1)
     return {"schedule": d.schedule, "channel_tiles": ct, "position_tiles": pt,
             "spatial_utilisation": spatial, "pe_utilisation": busy}
@@ -160,13 +212,18 @@ def cost_spiking_layer(spec: LayerSpec, act: LayerActivity, cfg: Any, ctx: Layer
     delivery: dict[str, Num] = {"broadcast": ct * act.window_events * addr_bits,
                                 "unicast": acs * spec.weight_bits}
     output_and_membranes(tr, spec, cfg, ctx, spec.out_size, delivery)
+    e_add = tech.add_energy_j(cfg.ops, d.membrane_bits)
+    v2_ops, v2_energy, v2_cycles = bias_and_pool(spec, cfg, ctx, tr, delivery, currents=t * n,
+                                                 bias_bits=d.membrane_bits, e_add=e_add)
     updates = spec.out_size * t * n
-    compute = ct * act.tile_cycles(d.lanes) + ct * pt * d.neuron_update_cycles * t * n
-    energy = {"compute": acs * tech.add_energy_j(cfg.ops, d.membrane_bits),
+    compute = (ct * act.tile_cycles(d.lanes) + ct * pt * d.neuron_update_cycles * t * n
+               + v2_cycles)
+    energy = {"compute": acs * e_add + v2_energy,
               "neuron_update": neuron_energy(cfg, updates)}
     return assemble(name=spec.name, engine="digital", cfg=cfg, ctx=ctx, traffic=tr,
                     delivery_bits=delivery, compute_cycles=compute,
-                    ops={"synaptic_ops": acs, "neuron_updates": updates}, energy=energy,
+                    ops={"synaptic_ops": acs, "neuron_updates": updates, **v2_ops},
+                    energy=energy,
                     mapping=mapping_of(spec, cfg, ct, pt, acs, compute, d.lanes),
                     detail={"compute_cycles": compute / n})
 
@@ -210,14 +267,53 @@ def cost_analog_layer(spec: LayerSpec, dense: LayerActivity, cfg: Any, ctx: Laye
                                        w_bits=spec.weight_bits, passes=passes)
     reused_current(tr, spec, cfg, ctx)
     output_and_membranes(tr, spec, cfg, ctx, spec.out_size, delivery)
+    v2_ops, v2_energy, v2_cycles = bias_and_pool(
+        spec, cfg, ctx, tr, delivery, currents=passes * n, bias_bits=d.membrane_bits,
+        e_add=tech.add_energy_j(cfg.ops, d.membrane_bits))
     ct, pt = channel_tiles(spec, cfg), position_tiles(spec, cfg)
     updates = spec.out_size * t * n
     compute = (ct * dense.tile_cycles(d.mac_lanes) * n * passes
-               + ct * pt * d.neuron_update_cycles * t * n)
+               + ct * pt * d.neuron_update_cycles * t * n + v2_cycles)
     e_mac = tech.int_mac_energy_j(cfg.ops, ctx.input_bits, spec.weight_bits, d.membrane_bits)
-    energy = {"compute": macs * e_mac, "neuron_update": neuron_energy(cfg, updates)}
+    energy = {"compute": macs * e_mac + v2_energy, "neuron_update": neuron_energy(cfg, updates)}
     return assemble(name=spec.name, engine="digital", cfg=cfg, ctx=ctx, traffic=tr,
                     delivery_bits=delivery, compute_cycles=compute,
-                    ops={"macs": macs, "neuron_updates": updates}, energy=energy,
+                    ops={"macs": macs, "neuron_updates": updates, **v2_ops}, energy=energy,
                     mapping=mapping_of(spec, cfg, ct, pt, macs, compute, d.mac_lanes),
+                    detail={"compute_cycles": compute / n})
+
+
+def cost_pool_layer(spec: LayerSpec, cfg: Any, ctx: LayerContext, *, bits: int, e_op: Num,
+                    cycles_per_window: Num):  # type: ignore[no-untyped-def]
+    """Cost of a max-pool layer between two spiking layers (``bits`` = 1: an OR of spikes)
+    or, in a CNN baseline, of ``bits``-wide activations (docs/model.md §5.8).
+
+    Channels on PE columns, R output positions on PE rows (CT x PT tiles, as a conv layer).
+    No weights, no ACs, no neuron state. Per step every output ORs (compares) its window:
+    out_size x (prod(kernel) - 1) ops at ``e_op`` (``pool_ops``); every PE computes one window
+    in ``cycles_per_window`` cycles. Each tile reads the window of its own channels from the
+    spike SRAM (C_in x sum_pt |window(pt)| x bits per step, the spilled share from DRAM) and
+    sends each channel's bits down its PE column; outputs are written as a spiking layer's
+    (out_size x bits per step, unicast).
+    """
+    d = cfg.digital
+    n, t, pl = ctx.n, ctx.t, ctx.placement
+    ct, pt = channel_tiles(spec, cfg), position_tiles(spec, cfg)
+    windows = spec.out_size * t * n
+    ops = windows * (pool_taps(spec) - 1)
+    tr = Traffic()
+    reads = window_bits(spec, d.pe_rows) * bits * t * n
+    split_read(tr, "spike_sram", "spikes", reads, share(pl.in_spilled, pl.in_total))
+    out_bits = windows * bits
+    if ctx.last:
+        tr.write("dram", "spikes", out_bits)
+    else:
+        split_write(tr, "spike_sram", "spikes", out_bits, share(pl.out_spilled, pl.out_total))
+    compute = ct * pt * cycles_per_window * t * n
+    return assemble(name=spec.name, engine="digital", cfg=cfg, ctx=ctx, traffic=tr,
+                    delivery_bits={"column": reads, "unicast": out_bits},
+                    compute_cycles=compute, ops={"pool_ops": ops},
+                    energy={"compute": ops * e_op},
+                    mapping=mapping_of(spec, cfg, ct, pt, windows * cycles_per_window,
+                                       compute, 1),
                     detail={"compute_cycles": compute / n})

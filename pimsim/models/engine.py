@@ -5,7 +5,8 @@ once and ship them to workers), and a cost function ``cost(spec, stats, cfg, ctx
 LayerCost`` whose config may hold columns (:mod:`pimsim.models.params`). A new engine (say a
 ReRAM macro) is one module that calls :func:`register`.
 
-Shipped engines: ``digital`` (the event-driven core; analog-input layers as dense MACs),
+Shipped engines: ``digital`` (the event-driven core; analog-input layers as dense MACs;
+max-pool spike layers as their own layer, which read no statistics),
 ``pim`` (the SRAM PIM macro, for an analog-input layer when ``pim.enabled``), ``cnn_fp32``
 and ``cnn_int`` (the dense CNN baselines on the digital core).
 """
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pimsim.models import cnn, digital, pim
+from pimsim.models import cnn, digital, pim, tech
 from pimsim.models.base import LayerCost
 from pimsim.models.layer import LayerContext
 from pimsim.trace import LayerSpec
@@ -61,10 +62,14 @@ def register(engine: Engine) -> Engine:
 
 
 def _digital_stats(spec: LayerSpec, cfg: Any, input_bits: int) -> list[StatKey]:
-    return [layer_key(spec, cfg.digital.pe_rows)]
+    # a max-pool spike layer's cost does not depend on its spikes: no statistics
+    return [] if spec.is_pool else [layer_key(spec, cfg.digital.pe_rows)]
 
 
 def _digital_cost(spec: LayerSpec, stats: Any, cfg: Any, ctx: LayerContext) -> LayerCost:
+    if spec.is_pool:
+        return digital.cost_pool_layer(spec, cfg, ctx, bits=1,
+                                       e_op=tech.add_energy_j(cfg.ops, 1), cycles_per_window=1)
     act = stats.layer(spec, int(cfg.digital.pe_rows))
     if spec.input == "analog":
         return digital.cost_analog_layer(spec, act, cfg, ctx)
@@ -83,12 +88,12 @@ def _pim_cost(spec: LayerSpec, stats: Any, cfg: Any, ctx: LayerContext) -> Layer
 
 
 def _cnn_stats(spec: LayerSpec, cfg: Any, input_bits: int) -> list[StatKey]:
-    return [dense_key(spec, cfg.digital.pe_rows)]
+    return [] if spec.is_pool else [dense_key(spec, cfg.digital.pe_rows)]
 
 
 def _cnn_cost(precision: str) -> Callable[[LayerSpec, Any, Any, LayerContext], LayerCost]:
     def cost(spec: LayerSpec, stats: Any, cfg: Any, ctx: LayerContext) -> LayerCost:
-        dense = stats.dense(spec, int(cfg.digital.pe_rows))
+        dense = None if spec.is_pool else stats.dense(spec, int(cfg.digital.pe_rows))
         return cnn.cost_cnn_layer(spec, dense, cfg, ctx, precision=precision)
     return cost
 

@@ -33,6 +33,10 @@ sum of the phase codes, both over every output position, from :mod:`pimsim.activ
   input-code adds per position and phase (the input sum, E_add(8) each);
 * weight writes: D x K x C_out S x bits_per_cell bits at the write energy of an array-sized
   SRAM, plus the DRAM read of the weights, per load;
+* bias and pool (trace format v2): done on the core after the ADC readout, as on the
+  dense first layer (:func:`pimsim.models.digital.bias_and_pool`, in the ``compute``
+  component; the bias table in the weight SRAM); a pool of the current only changes the
+  positions the macro computes (the pre-pool ``conv_shape`` ones);
 * inputs: the image is read from DRAM once per inference into the spike SRAM; every group
   of D positions reads its input window once per pass (C_in x |window| x input_bits bits, the
   windows of :func:`pimsim.activity.tile_windows` for groups of D consecutive positions: the
@@ -58,15 +62,17 @@ from pimsim.activity import LayerActivity, PimActivity
 from pimsim.models import adc, area, tech
 from pimsim.models.base import ceil_div
 from pimsim.models.digital import (
+    bias_and_pool,
     image_load,
     neuron_energy,
     output_and_membranes,
     reused_current,
+    weight_fetch,
     window_bits,
 )
 from pimsim.models.layer import LayerContext, assemble, share, split_read
 from pimsim.models.memory import Traffic
-from pimsim.models.schedule import channel_tiles, position_tiles
+from pimsim.models.schedule import bias_outputs, channel_tiles, position_tiles
 from pimsim.trace import LayerSpec
 
 Num = Any
@@ -161,7 +167,7 @@ def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg
     geo = pim_geometry(spec, cfg)
     phases, _ = input_phases(cfg, ctx.input_bits)
     passes = 1 if d.first_layer_reuse else t
-    positions = spec.out_positions
+    positions = spec.conv_positions  # the pre-pool positions when the current is pooled
     pulse = p.input_mode == "dac" and p.dac_kind == "pulse_count"
     driven = int(pact.driven_rows.sum())
     fired = int(pact.code_sums.sum()) if pulse else driven
@@ -196,11 +202,21 @@ def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg
     delivery: dict[str, Num] = {"pim": in_reads}
     reused_current(tr, spec, cfg, ctx)
     output_and_membranes(tr, spec, cfg, ctx, spec.out_size, delivery)
+    # bias and pool after the ADC readout, on the core (docs/model.md §5.8); the bias table
+    # lives in the weight SRAM (resident or streamed as placed)
+    v2_ops, v2_energy, v2_cycles = bias_and_pool(
+        spec, cfg, ctx, tr, delivery, currents=passes * n, bias_bits=d.membrane_bits,
+        e_add=tech.add_energy_j(cfg.ops, d.membrane_bits))
+    if bias_outputs(spec):
+        weight_fetch(tr, spec, cfg, ctx, active_rows=None,
+                     uses=passes if (d.schedule == "step_major" and t > 1) else 1)
+    if v2_ops:
+        energy["compute"] = v2_energy
     t_read = read_time_s(cfg, geo["slices"])
     t_pim = (ceil_div(positions, geo["copies"]) * passes * geo["swaps"] * geo["max_groups"]
              * phases * t_read)
     ct, pt = channel_tiles(spec, cfg), position_tiles(spec, cfg)
-    updates_cycles = ct * pt * d.neuron_update_cycles * t * n
+    updates_cycles = ct * pt * d.neuron_update_cycles * t * n + v2_cycles
     bad, reason, reason_key = unmappable(spec, cfg, geo, ctx.input_bits)
     mapping = {"schedule": d.schedule, "arrays": geo["arrays"], "copies": geo["copies"],
                "swaps": geo["swaps"], "row_groups": geo["row_groups"], "phases": phases,
@@ -219,7 +235,7 @@ def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg
                     extra_cycles={"pim": t_pim * cfg.tech.clock_hz},
                     ops={"adc_conversions": conversions,
                          "macs": spec.out_channels * dense.events * n * passes,
-                         "neuron_updates": spec.out_size * t * n},
+                         "neuron_updates": spec.out_size * t * n, **v2_ops},
                     energy=energy, mapping=mapping,
                     detail={"pim_time_s": t_pim, "t_read_s": t_read},
                     invalid=bad, reason=reason, reason_key=reason_key, warnings=notes)

@@ -44,6 +44,11 @@ use), the membranes in the membrane SRAM (step_major), and the spike maps in the
 a chain: layer l's input is what layer l-1 left there (its output's resident part); its own
 output gets what the input leaves free. The first layer's input is the analog image
 (in_size x input_bits, read from DRAM once per inference).
+
+Trace format v2 (docs/model.md §5.8): a layer that pools its current is tiled over its pre-pool
+positions (``spec.conv_positions``); a bias table (C_out x m bits, CNN x k) is part of its
+layer's weight tensor (a PIM layer's only one in the weight SRAM); a max-pool spike layer has
+no weights and no membranes, only its input and output spikes in the chain.
 """
 
 from __future__ import annotations
@@ -62,6 +67,29 @@ Num = Any
 SCHEDULES = ("tile_major", "step_major")
 
 
+def pool_taps(spec: LayerSpec) -> int:
+    """Window elements prod(kernel) of a layer's pool (of its current, or a max-pool spike
+    layer's own window); 1 without a pool."""
+    if spec.is_pool:
+        return math.prod(spec.kernel)
+    return spec.pool.window if spec.pool is not None else 1
+
+
+def bias_outputs(spec: LayerSpec) -> int:
+    """Bias values of a layer: its output channels (conv) or outputs (linear); 0 without a
+    bias (and for a max-pool spike layer)."""
+    if spec.is_pool or not spec.has_bias:
+        return 0
+    return spec.out_channels
+
+
+def bias_footprint(spec: LayerSpec, bits: Num) -> Num:
+    """Bits of a layer's bias table, stored with its weights: bias_outputs x ``bits`` (the
+    membrane width m on the SNN core, the operand width k in the CNN baselines)."""
+    count = bias_outputs(spec)
+    return count * bits if count else 0
+
+
 def channel_tiles(spec: LayerSpec, cfg: Any) -> Num:
     """CT: channel tiles (conv) or output tiles over the whole array (linear)."""
     d = cfg.digital
@@ -71,14 +99,16 @@ def channel_tiles(spec: LayerSpec, cfg: Any) -> Num:
 
 
 def position_tiles(spec: LayerSpec, cfg: Any) -> Num:
-    """PT: position tiles, ceil(P / R) (1 for a linear layer)."""
+    """PT: position tiles, ceil(P / R) (1 for a linear layer); P counts the pre-pool
+    positions of a layer that pools its current (``spec.conv_positions``)."""
     if spec.kind == "linear":
         return 1
-    return ceil_div(spec.out_positions, cfg.digital.pe_rows)
+    return ceil_div(spec.conv_positions, cfg.digital.pe_rows)
 
 
 def weight_bits(spec: LayerSpec, bits: int | None = None) -> int:
-    """Bits of a layer's weights: elements x weight_bits (or ``bits``)."""
+    """Bits of a layer's weights: elements x weight_bits (or ``bits``); 0 for a max-pool
+    spike layer (no weights). The bias is :func:`bias_footprint`."""
     return math.prod(spec.weight_shape) * (spec.weight_bits if bits is None else bits)
 
 
@@ -144,12 +174,19 @@ def place_network(cfg: Any, layers: list[LayerSpec], engines: list[str], *, t: i
     d = cfg.digital
     schedule = d.schedule if act_bits is None else "tile_major"
     wl, ml, sl = (sram_level(cfg, n) for n in ("weight_sram", "membrane_sram", "spike_sram"))
-    w_sizes = [weight_bits(s, act_bits) if e != "pim" else 0 for s, e in zip(layers, engines)]
+    # the weights of the digital layers (PIM weights live in the arrays), plus every bias
+    # table (added on the core, so stored in the weight SRAM even for a PIM layer)
+    bias_w = d.membrane_bits if act_bits is None else act_bits
+    w_sizes = [(weight_bits(s, act_bits) if e != "pim" else 0)
+               + bias_footprint(s, bias_w)
+               for s, e in zip(layers, engines)]
     w_res = resident_split(w_sizes, wl.capacity_bits, wl.word_bits)
     if schedule == "step_major" and act_bits is None:
         # every layer's membranes, plus the first layer's reused input current
-        m_sizes = [s.out_size * d.membrane_bits * (2 if (i == 0 and s.input == "analog"
-                                                           and d.first_layer_reuse) else 1)
+        # (a max-pool spike layer has no state)
+        m_sizes = [0 if s.is_pool else
+                   s.out_size * d.membrane_bits * (2 if (i == 0 and s.input == "analog"
+                                                         and d.first_layer_reuse) else 1)
                    for i, s in enumerate(layers)]
     else:
         m_sizes = [0] * len(layers)
