@@ -7,6 +7,11 @@ physical constant must carry a source: the ``sources`` table maps dotted keys (o
 prefix such as ``ops``) to a citation; :func:`load_config` checks that every constant is
 covered. Units are in key names: ``_j`` joules, ``_s`` seconds, ``_w`` watts, ``_hz`` hertz,
 ``_bytes``, ``_bits``.
+
+Hostile or absurd input is a one-line ConfigError: YAML is read by :mod:`pimsim.safe_yaml`
+(size, nesting, aliases, duplicate keys bounded), an ``extends:`` chain is at most
+:data:`MAX_EXTENDS` files, every numeric key has finite bounds stated in its field's
+``description``, and :func:`check_consistency` reports every cross-key problem at once.
 """
 
 from __future__ import annotations
@@ -14,34 +19,131 @@ from __future__ import annotations
 import copy
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
 
+from pimsim import safe_yaml
 from pimsim.errors import ConfigError
 
-Pos = Field(gt=0)
-NonNeg = Field(ge=0)
+# ------------------------------------------------------------------------ value types, bounds
+#
+# Every numeric key has finite physical bounds (stated in its field's ``description``): wide
+# enough for any real design and for the stress settings of the tests, narrow enough that no
+# product of the cost model overflows a float or an int64 (sizes <= 2^40 bytes, array sides
+# <= 2^12, counts of arrays <= 2^20, energies <= 1 uJ per operation, times <= 1 ms per step,
+# clocks 1 kHz-100 GHz). NaN and infinities are refused everywhere (``allow_inf_nan=False``).
+# Integers refuse booleans and strings; floats refuse booleans but take a numeric string
+# (YAML 1.1 reads ``1e-12`` without a dot as a string); booleans are only true/false; lists
+# must be lists.
+
+#: Bound rationales (shared by the fields of one kind).
+_J = ("1 uJ per operation is 10^4 x the largest access energy of the shipped configs (a 1 MB "
+      "SRAM read, 100 pJ)")
+_S = "1 ms per step is 10^5 x the shipped 2-10 ns analog and ADC times"
+_SIDE = ("2^12 per side is 4 x the largest published array (1,024) and 16.7 M PEs; it keeps "
+         "the cost model's cycle x PE x lane products within int64")
+_BYTES = "2^40 B (1 TiB) is 2 x 10^6 x the largest SRAM of the shipped configs (512 KiB)"
+_NODE = "1 nm to 1 um brackets every CMOS node (scaling itself needs 7-180 nm)"
+_W = "1 W of static power per bit, PE or macro is beyond any CMOS circuit"
+_M2 = "1 mm^2 per cell, bit or adder is beyond any standard cell"
+
+
+def _int_input(v: Any) -> Any:
+    if isinstance(v, (bool, str)):
+        kind = "a boolean" if isinstance(v, bool) else "text"
+        raise PydanticCustomError("int_type", f"Input should be an integer, not {kind}")
+    return v
+
+
+def _float_input(v: Any) -> Any:
+    if isinstance(v, bool):
+        raise PydanticCustomError("float_type", "Input should be a number, not a boolean")
+    return v
+
+
+def _list_input(v: Any) -> Any:
+    if not isinstance(v, list):
+        raise PydanticCustomError("list_type", f"Input should be a list of numbers, not "
+                                  f"{type(v).__name__}")
+    return v
+
+
+Int = Annotated[int, BeforeValidator(_int_input)]
+Float = Annotated[float, BeforeValidator(_float_input)]
+Bool = StrictBool
+
+
+def _range_text(ge: Any, gt: Any, le: Any) -> str:
+    def fmt(x: Any) -> str:
+        return f"{x:,}" if isinstance(x, int) else f"{x:g}"
+    low = f">= {fmt(ge)}" if ge is not None else (f"> {fmt(gt)}" if gt is not None else "")
+    return f"{low}, <= {fmt(le)}" if low else f"<= {fmt(le)}"
+
+
+def _f(desc: str, *, why: str, default: Any = ..., ge: Any = None, gt: Any = None,
+       le: Any = None, model_limit: bool = False) -> Any:
+    """A bounded field; ``why`` justifies the bounds in the description. ``model_limit``:
+    the bounds are what the cost model supports (a swept value outside them is a skipped
+    point, not an error of the space)."""
+    text = f"{desc}; allowed {_range_text(ge, gt, le)} ({why})" if desc else (
+        f"allowed {_range_text(ge, gt, le)} ({why})")
+    return Field(default, ge=ge, gt=gt, le=le, description=text,
+                 json_schema_extra={"model_limit": True} if model_limit else None)
+
+
+def _energy(desc: str, *, default: Any = ..., zero: bool = True) -> Any:
+    return _f(desc, why=_J, default=default, ge=0 if zero else None, gt=None if zero else 0,
+              le=1e-6)
+
+
+def _time(desc: str, *, default: Any = ..., zero: bool = True) -> Any:
+    return _f(desc, why=_S, default=default, ge=0 if zero else None, gt=None if zero else 0,
+              le=1e-3)
+
+
+def _side(desc: str, *, default: Any = ...) -> Any:
+    return _f(desc, why=_SIDE, default=default, gt=0, le=4096)
+
+
+def _bytes(desc: str) -> Any:
+    return _f(desc, why=_BYTES, gt=0, le=2**40)
+
+
+def _bits(desc: str, lo: int, hi: int) -> Any:
+    return _f(desc, why="what the cost model supports", ge=lo, le=hi, model_limit=True)
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Tech(_Strict):
     """Process node, supply voltage and clock of the whole accelerator."""
 
-    node_nm: float = Field(gt=0, description="technology node, nm")
-    vdd_v: float = Field(gt=0, description="supply voltage, V")
-    clock_hz: float = Field(gt=0, description="clock of the digital core, Hz")
-    reference_node_nm: float | None = Field(
-        default=None, gt=0,
-        description="node at which the energy, delay and leakage constants are given; when it "
+    node_nm: Float = _f("technology node, nm", why=_NODE, ge=1, le=1000)
+    vdd_v: Float = _f("supply voltage, V", why="10 V is above any CMOS supply", gt=0, le=10)
+    clock_hz: Float = _f("clock of the digital core, Hz",
+                         why="1 kHz (the slowest sensor node) to 100 GHz (beyond any CMOS "
+                         "logic); a clock outside this only makes delays overflow",
+                         ge=1e3, le=1e11)
+    reference_node_nm: Float | None = _f(
+        "node at which the energy, delay and leakage constants are given; when it "
         "(or reference_vdd_v) differs from node_nm/vdd_v they are scaled on load by the "
-        "Stillmaker & Baas 2017 model (pimsim.models.scaling); None: constants are at node_nm")
-    reference_vdd_v: float | None = Field(
-        default=None, gt=0, description="supply at which the constants are given, V")
+        "Stillmaker & Baas 2017 model (pimsim.models.scaling); None: constants are at node_nm",
+        why=_NODE, default=None, ge=1, le=1000)
+    reference_vdd_v: Float | None = _f(
+        "supply at which the constants are given, V", why="10 V is above any CMOS supply",
+        default=None, gt=0, le=10)
     device: Literal["hp", "lp"] = Field(
         default="hp", description="Stillmaker & Baas device set below 65 nm (hp or lp)")
 
@@ -55,12 +157,12 @@ class Ops(_Strict):
     or linearly in max(a, b) (``linear``), or not at all (``constant``).
     """
 
-    int_add_8b_j: float = Pos
-    int_add_32b_j: float = Pos
-    int_mult_8b_j: float = Pos
-    int_mult_32b_j: float = Pos
-    fp32_add_j: float = Pos
-    fp32_mult_j: float = Pos
+    int_add_8b_j: Float = _energy("energy of an 8-bit integer add, J", zero=False)
+    int_add_32b_j: Float = _energy("energy of a 32-bit integer add, J", zero=False)
+    int_mult_8b_j: Float = _energy("energy of an 8x8-bit integer multiply, J", zero=False)
+    int_mult_32b_j: Float = _energy("energy of a 32x32-bit integer multiply, J", zero=False)
+    fp32_add_j: Float = _energy("energy of an FP32 add, J", zero=False)
+    fp32_mult_j: Float = _energy("energy of an FP32 multiply, J", zero=False)
     add_scaling: Literal["linear", "constant"] = "linear"
     mult_scaling: Literal["quadratic", "linear", "constant"] = "quadratic"
 
@@ -68,14 +170,18 @@ class Ops(_Strict):
 class Digital(_Strict):
     """The event-driven digital SNN core: PE array, widths, neuron update."""
 
-    pe_rows: int = Field(gt=0, description="PE array rows (output positions map here)")
-    pe_cols: int = Field(gt=0, description="PE array columns (output channels map here)")
-    lanes: int = Field(gt=0, description="synaptic accumulates per PE per cycle")
-    mac_lanes: int = Field(gt=0, description="multiply-accumulates per PE per cycle")
-    membrane_bits: int = Field(gt=1, le=32, description="membrane potential / accumulator width")
-    leak_bits: int = Field(gt=0, le=32, description="width of the leak factor multiplier")
-    neuron_update_cycles: int = Field(ge=0, description="cycles per neuron update per step")
-    first_layer_reuse: bool = Field(
+    pe_rows: Int = _side("PE array rows (output positions map here)")
+    pe_cols: Int = _side("PE array columns (output channels map here)")
+    lanes: Int = _f("synaptic accumulates per PE per cycle",
+                    why="1,024 is far above any published PE", gt=0, le=1024)
+    mac_lanes: Int = _f("multiply-accumulates per PE per cycle",
+                        why="1,024 is far above any published PE", gt=0, le=1024)
+    membrane_bits: Int = _bits("membrane potential / accumulator width", 2, 32)
+    leak_bits: Int = _bits("width of the leak factor multiplier", 1, 32)
+    neuron_update_cycles: Int = _f("cycles per neuron update per step",
+                                   why="10^4 cycles is beyond any neuron circuit", ge=0,
+                                   le=10_000)
+    first_layer_reuse: Bool = Field(
         description="compute the first layer's constant input current once and reuse it at "
         "every step (True) or recompute it at every step (False)"
     )
@@ -87,6 +193,23 @@ class Digital(_Strict):
         "membranes live in the membrane SRAM across steps, one step of spikes is buffered)")
 
 
+_BANKS = "2^16 banks is far above any SRAM macro"
+
+
+def _increasing(v: list[float]) -> list[float]:
+    for i in range(1, len(v)):
+        if not v[i] > v[i - 1]:
+            raise PydanticCustomError(
+                "increasing", f"capacities must increase strictly (entry {i}, {v[i]:g}, is "
+                f"not above entry {i - 1}, {v[i - 1]:g})")
+    return v
+
+
+_RefBytes = Annotated[list[Annotated[Float, Field(ge=1, le=2**40)]],
+                      BeforeValidator(_list_input), AfterValidator(_increasing)]
+_RefJ = Annotated[list[Annotated[Float, Field(gt=0, le=1e-6)]], BeforeValidator(_list_input)]
+
+
 class Memory(_Strict):
     """On-chip SRAM buffers and off-chip DRAM.
 
@@ -96,40 +219,55 @@ class Memory(_Strict):
     an access costs the energy of one bank of weight_sram_bytes / banks.
     """
 
-    weight_sram_bytes: int = Pos
-    weight_sram_banks: int = Field(default=1, gt=0)
-    weight_load_inferences: int = Field(
-        default=1, gt=0,
-        description="inferences run back to back between two loads of the resident weights "
+    weight_sram_bytes: Int = _bytes("weight SRAM capacity, bytes")
+    weight_sram_banks: Int = _f("banks of the weight SRAM", why=_BANKS, default=1, gt=0,
+                                le=65_536)
+    weight_load_inferences: Int = _f(
+        "inferences run back to back between two loads of the resident weights "
         "(weights that fit the weight SRAM stay on chip for this many inferences; weights that "
-        "do not fit are streamed from DRAM at every use whatever this is)")
-    fetch_active_weights_only: bool = Field(
+        "do not fit are streamed from DRAM at every use whatever this is)",
+        why="10^12 inferences is a chip's lifetime", default=1, gt=0, le=10**12)
+    fetch_active_weights_only: Bool = Field(
         default=False,
         description="streamed (non-resident) weights are fetched only for the input rows "
         "that spike (input channels of a conv, inputs of a linear layer), counted from the "
         "trace; false: a streamed layer fetches all its weights")
-    membrane_sram_bytes: int = Pos
-    membrane_sram_banks: int = Field(default=1, gt=0)
-    spike_sram_bytes: int = Pos
-    spike_sram_banks: int = Field(default=1, gt=0)
-    sram_ports: int = Field(default=1, gt=0, description="read/write ports per SRAM bank")
-    sram_word_bits: int = Pos
-    sram_ref_word_bits: int = Field(
-        default=64, gt=0, description="width of the access whose energies sram_ref_read_j "
-        "gives (Horowitz ISSCC 2014: 64-bit accesses)")
-    sram_ref_bytes: list[float] = Field(min_length=2)
-    sram_ref_read_j: list[float] = Field(min_length=2)
-    sram_write_factor: float = Pos
-    dram_j_per_bit: float = NonNeg
-    dram_bandwidth_bytes_per_s: float = Pos
+    membrane_sram_bytes: Int = _bytes("membrane SRAM capacity, bytes")
+    membrane_sram_banks: Int = _f("banks of the membrane SRAM", why=_BANKS, default=1, gt=0,
+                                  le=65_536)
+    spike_sram_bytes: Int = _bytes("spike SRAM capacity, bytes")
+    spike_sram_banks: Int = _f("banks of the spike SRAM", why=_BANKS, default=1, gt=0,
+                               le=65_536)
+    sram_ports: Int = _f("read/write ports per SRAM bank", why="64 ports is beyond any SRAM",
+                         default=1, gt=0, le=64)
+    sram_word_bits: Int = _f("SRAM word (access) width, bits", why="2^16 bits per access is "
+                             "far above any SRAM", gt=0, le=65_536)
+    sram_ref_word_bits: Int = _f(
+        "width of the access whose energies sram_ref_read_j gives (Horowitz ISSCC 2014: "
+        "64-bit accesses)", why="2^16 bits per access is far above any SRAM", default=64,
+        gt=0, le=65_536)
+    sram_ref_bytes: _RefBytes = Field(
+        min_length=2, max_length=64,
+        description="capacities of the reference SRAMs, bytes, strictly increasing; 2-64 "
+        f"entries, each >= 1, <= 2^40 ({_BYTES}); a list, never a scalar")
+    sram_ref_read_j: _RefJ = Field(
+        min_length=2, max_length=64,
+        description="read energy of a sram_ref_word_bits access to each reference SRAM, J; "
+        f"one per capacity, each > 0, <= 1e-06 ({_J})")
+    sram_write_factor: Float = _f("write energy / read energy",
+                                  why="100 x is beyond any SRAM write", gt=0, le=100)
+    dram_j_per_bit: Float = _energy("DRAM energy per bit moved, J")
+    dram_bandwidth_bytes_per_s: Float = _f(
+        "DRAM bandwidth, bytes/s", why="1 B/s to 1 PB/s (1,000 x an HBM3 stack); slower only "
+        "makes delays overflow", ge=1, le=1e15)
 
 
 class Leakage(_Strict):
     """Static power: per SRAM bit, per PE, and of the PIM macro."""
 
-    sram_w_per_bit: float = NonNeg
-    pe_w: float = NonNeg
-    pim_w_per_array: float = NonNeg
+    sram_w_per_bit: Float = _f("static power per SRAM bit, W", why=_W, ge=0, le=1.0)
+    pe_w: Float = _f("static power per PE, W", why=_W, ge=0, le=1.0)
+    pim_w_per_array: Float = _f("static power per PIM array, W", why=_W, ge=0, le=1.0)
 
 
 class Pim(_Strict):
@@ -140,32 +278,35 @@ class Pim(_Strict):
     docs/model.md; each field's description says what it sets.
     """
 
-    enabled: bool
-    rows: int = Pos
-    cols: int = Pos
-    bits_per_cell: int = Field(gt=0, le=4)
-    max_weight_bits: int = Field(gt=0, le=16)
-    max_input_bits: int = Field(gt=0, le=16)
+    enabled: Bool
+    rows: Int = _side("rows (wordlines) of one array")
+    cols: Int = _side("columns (bitlines) of one array")
+    bits_per_cell: Int = _bits("weight bits stored per cell", 1, 4)
+    max_weight_bits: Int = _bits("widest weight the macro holds", 1, 16)
+    max_input_bits: Int = _bits("widest input the macro takes", 1, 16)
     input_mode: Literal["bit_serial", "dac"]
-    dac_bits: int = Field(gt=0, le=8)
-    rows_per_read: int = Pos
-    adc_bits: int = Field(gt=0, le=12)
-    cols_per_adc: int = Pos
-    num_arrays: int = Field(gt=0, description="arrays available to run in parallel")
-    e_wordline_j: float = NonNeg
-    e_cell_j: float = NonNeg
-    adc_fom_j_per_step: float = NonNeg
-    adc_t_per_bit_s: float = NonNeg
-    e_dac_j: float = NonNeg
-    e_shift_add_j: float = NonNeg
-    t_bitline_s: float = NonNeg
+    dac_bits: Int = _bits("input bits per phase (dac input mode)", 1, 8)
+    rows_per_read: Int = _side("rows activated together in one read (<= rows)")
+    adc_bits: Int = _bits("ADC resolution, bits", 1, 12)
+    cols_per_adc: Int = _side("columns sharing one ADC (<= cols)")
+    num_arrays: Int = _f("arrays available to run in parallel",
+                         why="2^20 arrays of 2^12 x 2^12 cells is beyond any chip",
+                         gt=0, le=2**20)
+    e_wordline_j: Float = _energy("energy of one driven read wordline, J")
+    e_cell_j: Float = _energy("energy of one active cell per read, J")
+    adc_fom_j_per_step: Float = _energy("Walden figure of merit of the ADC, J per step")
+    adc_t_per_bit_s: Float = _time("ADC conversion time per bit, s")
+    e_dac_j: Float = _energy("energy of one DAC conversion per driven row, J")
+    e_shift_add_j: Float = _energy("energy of one shift-add per conversion, J")
+    t_bitline_s: Float = _time("bitline settle time of one read, s")
     adc_model: Literal["walden", "sar", "flash"] = Field(
         default="walden",
         description="walden: FOM_W x 2^b with adc_fom_j_per_step; sar/flash: the survey-fit "
         "model of pimsim.models.adc at the config's node and supply")
-    adc_sample_rate_hz: float | None = Field(
-        default=None, gt=0, description="ADC sample rate (sar/flash); conversion time 1/fs")
-    analog_weight_combine: bool = Field(
+    adc_sample_rate_hz: Float | None = _f(
+        "ADC sample rate (sar/flash); conversion time 1/fs", why="1 Hz to 1 THz (the survey "
+        "model itself stops lower)", default=None, ge=1, le=1e12)
+    analog_weight_combine: Bool = Field(
         default=False,
         description="the weight-slice columns of one weight are summed in the analog domain "
         "(binary-weighted charge sharing) before one conversion per weight")
@@ -174,22 +315,21 @@ class Pim(_Strict):
         description="DAC mode: level (one analog level per phase, energy per driven row) or "
         "pulse_count (a code k is k read-wordline pulses: wordline and cell energy per pulse, "
         "read time (2^dac_bits - 1) x pulse_period_s + ADC time)")
-    pulse_period_s: float | None = Field(
-        default=None, gt=0, description="RWL pulse period for dac_kind pulse_count, s")
-    t_read_s: float | None = Field(
-        default=None, gt=0,
-        description="published access time of one macro read, s (replaces the computed read "
-        "time; never technology-scaled)")
-    wordline_ref_cols: int = Field(
-        default=128, gt=0,
-        description="columns spanned by the wordline whose energy is e_wordline_j; a "
-        "wordline of pim.cols columns costs e_wordline_j x cols / wordline_ref_cols")
-    pipelined_readout: bool = Field(
+    pulse_period_s: Float | None = _time("RWL pulse period for dac_kind pulse_count, s",
+                                         default=None, zero=False)
+    t_read_s: Float | None = _time(
+        "published access time of one macro read, s (replaces the computed read "
+        "time; never technology-scaled)", default=None, zero=False)
+    wordline_ref_cols: Int = _side(
+        "columns spanned by the wordline whose energy is e_wordline_j; a "
+        "wordline of pim.cols columns costs e_wordline_j x cols / wordline_ref_cols",
+        default=128)
+    pipelined_readout: Bool = Field(
         default=True,
         description="the bitline result is held (sample-and-hold / charge-sharing caps) while "
         "the ADC converts, so the analog phase of the next read overlaps the conversion: "
         "t_read = max(t_analog, t_conv); false: t_read = t_analog + t_conv")
-    allow_multiplex: bool = Field(
+    allow_multiplex: Bool = Field(
         default=True,
         description="time-multiplex the arrays when a layer needs more than num_arrays; "
         "false: such a layer is an error (a fixed macro)")
@@ -200,15 +340,24 @@ class Area(_Strict):
     area factors; pimsim.models.area states the equations). Defaults carry their sources in
     ``DEFAULT_SOURCES``."""
 
-    reference_node_nm: float = Field(default=45.0, gt=0)
-    sram_m2_per_bit: float = Field(default=0.40e-12, ge=0)
-    pim_cell_m2: float = Field(default=0.385e-12, ge=0)
-    wordline_driver_m2: float = Field(default=7.6e-12, ge=0)
-    column_periphery_m2: float = Field(default=7.6e-12, ge=0)
-    shift_add_m2: float = Field(default=240e-12, ge=0)
-    adder_32b_m2: float = Field(default=227e-12, ge=0)
-    multiplier_32b_m2: float = Field(default=5840e-12, ge=0)
-    register_bit_m2: float = Field(default=7.6e-12, ge=0)
+    reference_node_nm: Float = _f("node of the area constants, nm", why=_NODE, default=45.0,
+                                  ge=1, le=1000)
+    sram_m2_per_bit: Float = _f("SRAM area per bit incl. periphery, m^2", why=_M2,
+                                default=0.40e-12, ge=0, le=1e-6)
+    pim_cell_m2: Float = _f("area of one PIM (8T) cell, m^2", why=_M2, default=0.385e-12,
+                            ge=0, le=1e-6)
+    wordline_driver_m2: Float = _f("area of one wordline driver, m^2", why=_M2,
+                                   default=7.6e-12, ge=0, le=1e-6)
+    column_periphery_m2: Float = _f("area of one column's periphery, m^2", why=_M2,
+                                    default=7.6e-12, ge=0, le=1e-6)
+    shift_add_m2: Float = _f("area of one shift-add, m^2", why=_M2, default=240e-12, ge=0,
+                             le=1e-6)
+    adder_32b_m2: Float = _f("area of a 32-bit adder, m^2", why=_M2, default=227e-12, ge=0,
+                             le=1e-6)
+    multiplier_32b_m2: Float = _f("area of a 32-bit multiplier, m^2", why=_M2,
+                                  default=5840e-12, ge=0, le=1e-6)
+    register_bit_m2: Float = _f("area of one register bit, m^2", why=_M2, default=7.6e-12,
+                                ge=0, le=1e-6)
 
 
 class Noc(_Strict):
@@ -218,29 +367,31 @@ class Noc(_Strict):
     follow from the floorplan of pimsim.models.area (PE pitch, macro side); the equations are
     in pimsim.models.noc. Defaults carry their sources in ``DEFAULT_SOURCES``."""
 
-    wire_j_per_bit_mm: float = Field(default=0.041e-12, ge=0)
+    wire_j_per_bit_mm: Float = _energy("energy per bit per mm of on-chip wire, J",
+                                       default=0.041e-12)
 
 
 class Cnn(_Strict):
     """Dense CNN baselines on the same digital hardware (docs/model.md)."""
 
-    int_bits: int = Field(gt=1, le=32, description="k of the INT-k CNN (weights/activations)")
-    accumulator_bits: int = Field(gt=1, le=32)
+    int_bits: Int = _bits("k of the INT-k CNN (weights/activations)", 2, 32)
+    accumulator_bits: Int = _bits("accumulator width of the CNN baseline", 2, 32)
 
 
 class Accounting(_Strict):
     """Which cost components are counted (the ACE-SNN paper counts compute only)."""
 
-    memory: bool
-    leakage: bool
-    neuron_updates: bool
+    memory: Bool
+    leakage: Bool
+    neuron_updates: Bool
 
 
 class HardwareConfig(_Strict):
     """A whole hardware description (one YAML file after inheritance and overrides)."""
 
-    name: str
-    description: str = ""
+    name: str = Field(max_length=200, description="name of the config (at most 200 "
+                      "characters)")
+    description: str = Field(default="", max_length=10_000)
     tech: Tech
     ops: Ops
     digital: Digital
@@ -252,6 +403,17 @@ class HardwareConfig(_Strict):
     area: Area = Field(default_factory=Area)
     noc: Noc = Field(default_factory=Noc)
     sources: dict[str, str] = Field(default_factory=dict)
+
+
+def model_limited(key: str) -> bool:
+    """Whether the bounds of dotted ``section.field`` are the cost model's support limits (a
+    swept value outside them is a skipped point) rather than physical bounds (an error)."""
+    section, _, name = key.partition(".")
+    model = HardwareConfig.model_fields.get(section)
+    fields = getattr(getattr(model, "annotation", None), "model_fields", {})
+    info = fields.get(name)
+    extra = getattr(info, "json_schema_extra", None)
+    return isinstance(extra, dict) and bool(extra.get("model_limit"))
 
 
 #: Keys that are physical constants and therefore need a source (a dotted key or a prefix).
@@ -308,55 +470,54 @@ def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict) and k != "sources":
             out[k] = _deep_merge(out[k], v)
-        elif k == "sources" and isinstance(v, dict):
+        elif k == "sources" and isinstance(v, dict) and isinstance(out.get(k, {}), dict):
             out[k] = {**out.get(k, {}), **v}
         else:
             out[k] = copy.deepcopy(v)
     return out
 
 
+#: Longest ``extends:`` chain (a config extending a config extending ...).
+MAX_EXTENDS = 32
+
+
 def _read_text(file: str) -> str:
-    """A config file's text; binary input (a trace, junk) is a one-line error."""
-    try:
-        with open(file, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", file=file) from None
-    if raw[:4] == b"PK\x03\x04":
-        raise ConfigError("expected a YAML hardware config, got a zip/npz archive (a trace? "
-                          "give it to --trace)", file=file)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"expected a UTF-8 YAML text file, got binary data (byte "
-                          f"{exc.start} is not UTF-8)", file=file) from None
+    """A config file's text (at most 1 MiB); binary input (a trace, junk) is a one-line
+    error."""
+    return safe_yaml.decode(safe_yaml.read_bytes(file, what="a YAML hardware config"),
+                            file=file)
 
 
 def read_yaml(path: str | os.PathLike[str], _seen: tuple[str, ...] = ()) -> dict[str, Any]:
     """Read a config YAML, resolving ``extends:`` recursively (cycles are errors).
 
     ``path`` and each ``extends:`` resolve as a path first (``extends:`` relative to the
-    extending file), then as a shipped config name (:mod:`pimsim.shipped`)."""
+    extending file), then as a shipped config name (:mod:`pimsim.shipped`). The YAML is read
+    by :mod:`pimsim.safe_yaml` (size, nesting, aliases and duplicate keys bounded); a chain
+    of more than :data:`MAX_EXTENDS` files is an error."""
     from pimsim.shipped import resolve_config
 
     file = resolve_config(path) if not _seen else str(path)
     real = os.path.realpath(file)
     if real in _seen:
         raise ConfigError("circular extends", file=file, key="extends")
+    if len(_seen) >= MAX_EXTENDS:
+        raise ConfigError(f"chain of extends longer than {MAX_EXTENDS} files (a config may "
+                          f"extend at most {MAX_EXTENDS} levels deep)", file=file,
+                          key="extends")
     text = _read_text(file)
     if not text.strip():
         raise ConfigError("empty file (expected a YAML hardware config)", file=file)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "yaml"
-        raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=file,
-                          key=where) from None
+    data = safe_yaml.load_text(text, file=file)
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError("expected a mapping at the top level", file=file)
+        raise ConfigError(f"expected a mapping at the top level, got "
+                          f"{type(data).__name__}", file=file)
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise ConfigError("expected text keys (a section or field name)", file=file,
+                          key=short_repr(bad[0]))
     parent = data.pop("extends", None)
     if parent is not None:
         if not isinstance(parent, str):
@@ -364,19 +525,49 @@ def read_yaml(path: str | os.PathLike[str], _seen: tuple[str, ...] = ()) -> dict
         try:
             parent_path = resolve_config(parent, relative_to=Path(file).parent)
         except ConfigError:
-            raise ConfigError(f"{parent!r} is neither a file beside this one nor a shipped "
-                              "config (`pimsim configs` lists them)", file=file,
+            raise ConfigError(f"{short_repr(parent)} is neither a file beside this one nor a "
+                              "shipped config (`pimsim configs` lists them)", file=file,
                               key="extends") from None
         data = _deep_merge(read_yaml(parent_path, (*_seen, real)), data)
     return data
 
 
-def parse_value(text: str) -> Any:
-    """Parse the value of a ``--set key=value`` with YAML rules (1e-12, true, [1, 2])."""
+def parse_value(text: str, *, file: str = "--set", key: str | None = None) -> Any:
+    """Parse the value of a ``--set key=value`` with YAML rules (1e-12, true, [1, 2]).
+
+    Text that is not YAML stays a string; YAML over the bounds of :mod:`pimsim.safe_yaml`
+    (an alias bomb, deep nesting) is a ConfigError naming ``file`` and ``key``."""
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return safe_yaml.load_text(text, file=file)
+    except safe_yaml.YamlRefused as exc:
+        inner = exc.key if exc.key and not exc.key.startswith("line") else ""
+        where = f"{key}{'' if inner.startswith('[') or not inner else '.'}{inner}"
+        raise ConfigError(f"--set value: {exc.message}", file=file,
+                          key=where if key else exc.key) from None
+    except ConfigError:
         return text
+
+
+def short_repr(value: Any, limit: int = 60) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, cheap for any value (a huge int, a
+    deeply nested list)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"<an integer of {value.bit_length()} bits>"
+    if isinstance(value, str):
+        text = repr(value[: limit + 1])
+    elif isinstance(value, (list, tuple, dict, set)):
+        import reprlib
+
+        r = reprlib.Repr()
+        r.maxlevel, r.maxlist, r.maxdict, r.maxstring, r.maxother = 3, 6, 6, 30, 30
+        r.maxlong = 40
+        text = r.repr(value)
+    else:
+        try:
+            text = repr(value)
+        except Exception:  # noqa: BLE001 - a repr that fails is still named
+            text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _schema_has(parts: list[str]) -> bool:
@@ -397,17 +588,19 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], *, file: st
     says it was the user's override."""
     out = copy.deepcopy(data)
     for dotted, value in overrides.items():
-        parts = dotted.split(".")
+        parts = str(dotted).split(".")
         node: Any = out
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             if isinstance(node, dict) and part not in node and _schema_has(parts[:i + 1]):
                 node[part] = {} if not last else None  # optional schema key with a default
             if not isinstance(node, dict) or part not in node:
-                known = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
+                known = ", ".join(sorted(map(str, node))) if isinstance(node, dict) else "none"
+                if len(known) > 300:
+                    known = known[:297] + "..."
                 raise ConfigError(
                     f"--set on a key that does not exist (known here: {known})",
-                    file=file, key=dotted,
+                    file=file, key=str(dotted),
                 )
             if last:
                 node[part] = value
@@ -417,7 +610,8 @@ def apply_overrides(data: dict[str, Any], overrides: dict[str, Any], *, file: st
         if (parts[0] in CONSTANT_SECTIONS and isinstance(srcs, dict) and dotted not in srcs
                 and parts[0] not in srcs and value is not None):
             # the user's own value: its source is the override itself, recorded as such
-            srcs[dotted] = f"override given by the user (--set or a sweep space): {value!r}"
+            srcs[dotted] = ("override given by the user (--set or a sweep space): "
+                            f"{short_repr(value, 200)}")
     return out
 
 
@@ -426,24 +620,32 @@ def parse_set_options(items: list[str] | tuple[str, ...], *, file: str) -> dict[
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
-            raise ConfigError(f"expected KEY=VALUE in --set, got {item!r}", file=file,
-                              key=item)
+            raise ConfigError(f"expected KEY=VALUE in --set, got {short_repr(item)}",
+                              file=file, key=short_repr(item, 80))
         key, value = item.split("=", 1)
-        out[key.strip()] = parse_value(value)
+        out[key.strip()] = parse_value(value, file=file, key=key.strip())
     return out
 
 
+def _loc(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for p in loc:
+        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
+    return text
+
+
 def _format_validation(exc: ValidationError) -> tuple[str, str]:
-    err = exc.errors()[0]
-    key = ".".join(str(p) for p in err["loc"])
+    errors = exc.errors()
+    err = errors[0]
+    key = _loc(err["loc"])
     kind = err["type"]
     if kind == "extra_forbidden":
         msg = "unknown key (not in the hardware config schema)"
     elif kind == "missing":
         msg = "missing required key"
     else:
-        msg = f"{err['msg']} (got {err.get('input')!r})"
-    more = len(exc.errors()) - 1
+        msg = f"{err['msg']} (got {short_repr(err.get('input'))})"
+    more = len(errors) - 1
     if more:
         msg += f" (and {more} more problem(s))"
     return key, msg
@@ -464,15 +666,22 @@ def _constant_keys(data: dict[str, Any]) -> list[str]:
 def check_sources(cfg: HardwareConfig, *, file: str) -> None:
     """Every physical constant needs a ``sources`` entry for its key or a section prefix."""
     data = cfg.model_dump()
-    for key in _constant_keys(data):
-        section = key.split(".")[0]
-        if key not in cfg.sources and section not in cfg.sources:
-            raise ConfigError("constant without a source (add it to the sources table)",
-                              file=file, key=key)
+    missing = [key for key in _constant_keys(data)
+               if key not in cfg.sources and key.split(".")[0] not in cfg.sources]
+    if missing:
+        more = f" (and {len(missing) - 1} more problem(s))" if len(missing) > 1 else ""
+        raise ConfigError(f"constant without a source (add it to the sources table){more}",
+                          file=file, key=missing[0])
 
 
-def _with_default_sources(data: dict[str, Any]) -> dict[str, Any]:
-    srcs = dict(data.get("sources") or {})
+def _with_default_sources(data: dict[str, Any], *, file: str) -> dict[str, Any]:
+    raw = data.get("sources")
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"expected a mapping of dotted keys (or sections) to citations, got "
+                          f"{type(raw).__name__} {short_repr(raw)}", file=file, key="sources")
+    srcs = dict(raw)
     for key, text in DEFAULT_SOURCES.items():
         if key not in srcs and key.split(".")[0] not in srcs:
             srcs[key] = text
@@ -485,10 +694,11 @@ def config_from_dict(data: dict[str, Any], *, file: str = "<config>") -> Hardwar
     When ``tech.reference_node_nm``/``reference_vdd_v`` differ from ``tech.node_nm``/``vdd_v``,
     the energy, delay and leakage constants are scaled to the config's node and supply
     (:func:`pimsim.models.scaling.scale_config`) and the reference is set to the node, so a
-    loaded config always holds constants at its own node (scaling again is a no-op).
+    loaded config always holds constants at its own node (scaling again is a no-op). A
+    constant that scaling carries outside its bounds is an error naming the key.
     """
     if isinstance(data, dict):
-        data = _with_default_sources(data)
+        data = _with_default_sources(data, file=file)
     try:
         cfg = HardwareConfig.model_validate(data)
     except ValidationError as exc:
@@ -498,28 +708,53 @@ def config_from_dict(data: dict[str, Any], *, file: str = "<config>") -> Hardwar
     if cfg.tech.reference_node_nm is not None or cfg.tech.reference_vdd_v is not None:
         from pimsim.models.scaling import scale_config
 
-        cfg = scale_config(cfg, file=file)
+        try:
+            cfg = scale_config(cfg, file=file)
+        except ValidationError as exc:
+            key, msg = _format_validation(exc)
+            raise ConfigError(f"after scaling from tech.reference_node_nm/reference_vdd_v to "
+                              f"tech.node_nm/vdd_v: {msg}", file=file, key=key) from None
     check_consistency(cfg, file=file)
     return cfg
 
 
-def check_consistency(cfg: HardwareConfig, *, file: str = "<config>") -> None:
-    """Checks across keys that the field-level schema cannot express (raise ConfigError)."""
-    if cfg.pim.rows_per_read > cfg.pim.rows:
-        raise ConfigError(f"rows_per_read ({cfg.pim.rows_per_read}) exceeds rows "
-                          f"({cfg.pim.rows})", file=file, key="pim.rows_per_read")
+def consistency_problems(cfg: HardwareConfig) -> list[tuple[str, str]]:
+    """(key, message) of every check across keys that the field-level schema cannot express."""
+    out: list[tuple[str, str]] = []
+    p = cfg.pim
+    if p.rows_per_read > p.rows:
+        out.append(("pim.rows_per_read",
+                    f"rows_per_read ({p.rows_per_read}) exceeds rows ({p.rows})"))
     from pimsim.models.adc import check_adc
 
-    check_adc(cfg.pim.adc_model, cfg.pim.adc_bits, cfg.pim.adc_sample_rate_hz, file=file)
-    if (cfg.pim.input_mode == "dac" and cfg.pim.dac_kind == "pulse_count"
-            and cfg.pim.pulse_period_s is None and cfg.pim.t_read_s is None):
-        raise ConfigError("dac_kind pulse_count needs pim.pulse_period_s (or pim.t_read_s)",
-                          file=file, key="pim.pulse_period_s")
-    if cfg.pim.cols_per_adc > cfg.pim.cols:
-        raise ConfigError("cols_per_adc exceeds cols", file=file, key="pim.cols_per_adc")
-    if len(cfg.memory.sram_ref_bytes) != len(cfg.memory.sram_ref_read_j):
-        raise ConfigError("sram_ref_bytes and sram_ref_read_j must have the same length",
-                          file=file, key="memory.sram_ref_read_j")
+    try:
+        check_adc(p.adc_model, p.adc_bits, p.adc_sample_rate_hz)
+    except ConfigError as exc:
+        out.append((exc.key or "pim.adc_bits", exc.message))
+    if (p.input_mode == "dac" and p.dac_kind == "pulse_count"
+            and p.pulse_period_s is None and p.t_read_s is None):
+        out.append(("pim.pulse_period_s",
+                    "dac_kind pulse_count needs pim.pulse_period_s (or pim.t_read_s)"))
+    if p.cols_per_adc > p.cols:
+        out.append(("pim.cols_per_adc", "cols_per_adc exceeds cols"))
+    m = cfg.memory
+    if len(m.sram_ref_bytes) != len(m.sram_ref_read_j):
+        n_b, n_j = len(m.sram_ref_bytes), len(m.sram_ref_read_j)
+        msg = (f"sram_ref_bytes and sram_ref_read_j must have the same length ({n_b} "
+               f"capacities, {n_j} energies)")
+        out.append(("memory.sram_ref_read_j", msg))
+    return out
+
+
+def check_consistency(cfg: HardwareConfig, *, file: str = "<config>") -> None:
+    """Checks across keys that the field-level schema cannot express: a ConfigError naming
+    the first problem and how many more there are."""
+    problems = consistency_problems(cfg)
+    if problems:
+        key, msg = problems[0]
+        if len(problems) > 1:
+            msg += f" (and {len(problems) - 1} more problem(s))"
+        raise ConfigError(msg, file=file, key=key)
 
 
 def load_config(

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from pimsim.config import HardwareConfig, check_consistency
+from pimsim.config import HardwareConfig, check_consistency, short_repr
 from pimsim.errors import ConfigError, PimsimError
 from pimsim.sweep.recorder import dependencies, getter_of, recorded
 from pimsim.sweep.space import Space, flatten
@@ -27,7 +27,7 @@ from pimsim.sweep.space import Space, flatten
 def _validation_reason(exc: ValidationError, section: str) -> tuple[str, str]:
     err = exc.errors()[0]
     key = ".".join([section, *(str(p) for p in err["loc"])])
-    return key, f"{err['msg']} (got {err.get('input')!r})"
+    return key, f"{err['msg']} (got {short_repr(err.get('input'))})"
 
 
 class PointBuilder:
