@@ -1,27 +1,39 @@
 """Functional replay: re-run a trace's SNN from the trace alone (docs/trace-format.md), no PyTorch.
 
-Semantics (identical to :mod:`pimsim.snn.export`, which writes the traces):
+Semantics (trace format v2, docs/trace-format.md §6; a v1 trace is the case without bias,
+pooling, per-channel values or reset options, the model of :mod:`pimsim.snn.export`):
 
-* layer 0 (analog input, constant over time): ``I_0 = float64(sum w_int * x_int) *
-  (weight_scale_0 * input_scale)``;
-* layer l >= 1: ``I_l(t) = float64(sum w_int * o_{l-1}(t)) * weight_scale_l``, with the input
-  spikes reshaped in C order to the layer's in_shape (3D->2D fold, flatten);
-* LIF (hidden layers): ``u = leak * u``; ``u = u + I``; ``o = u > threshold``;
-  ``u = u - threshold * o`` (soft reset);
+* synaptic sums ``S = sum w_int * x`` over the layer's ``conv_shape`` (layer 0: the analog
+  input codes, constant over time; layer l >= 1: its input spikes, reshaped in C order to the
+  layer's in_shape: 3D->2D fold, flatten), exact in int64;
+* current ``I = float64(S) * weight_scale`` (layer 0: ``* (weight_scale_0 * input_scale)``),
+  then with a bias ``I = I + float64(bias[c]) * bias_scale`` per channel;
+* with ``pool``, per channel over each window: max (padding ignored), sum (padding 0, summed
+  from 0.0 in the window's C order) or avg (that sum / prod(kernel)); the result has out_shape;
+* LIF (hidden layers), per-channel ``leak`` and ``threshold`` broadcast over the channels:
+  without ``reset_delay`` ``u = leak * u``; ``u = u + I``; ``o = u > threshold``; subtract:
+  ``u = u - threshold * o``, zero: ``u = u * (1 - o)``. With ``reset_delay`` (snnTorch):
+  ``r = u > threshold`` (the previous step's u); subtract: ``u = (leak * u + I) - r *
+  threshold``, zero: ``u = (1 - r) * u``; ``u = leak * u + I``; then ``o = u > threshold``;
+* a maxpool layer of spikes: ``o = OR`` over each window (padding 0);
 * integrator (output layer): ``u = leak * u``; ``u = u + I``; prediction = ``argmax u(T)``.
 
 The synaptic sums are integers (int64 accumulators in Numba kernels) and so exact, whatever the
-order; the per-step float64 operations are done in the same order as the exporter, so a trace
-written by pimsim replays bit for bit. Traces from other tools may differ by float rounding at
+order; the per-step float64 operations are done in the order above, so a trace written by
+pimsim's writers replays bit for bit. Traces from other tools may differ by float rounding at
 the threshold; every mismatch is counted per layer.
 
 Hook for hardware non-idealities in the first layer: ``first_layer_current`` replaces layer 0's
-current (shape (N, *out_shape) or (N, T, *out_shape), real units), or is a callable
+synaptic current ``float64(S) * (weight_scale_0 * input_scale)`` (shape (N, *conv_shape) or
+(N, T, *conv_shape), real units; conv_shape is out_shape without pooling), or is a callable
 ``f(x_int, w_int, spec, input_scale) -> current`` (e.g. PIM ADC quantization of partial sums).
+The layer's bias and pooling are applied to it as to the exact current.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +42,7 @@ import numpy as np
 
 from pimsim.errors import TraceError
 from pimsim.jit import kernel, parallel_kernel
-from pimsim.trace import LayerSpec, Trace, load_trace
+from pimsim.trace import LayerSpec, PoolSpec, Trace, load_trace
 
 FirstLayerHook = Callable[[np.ndarray, np.ndarray, LayerSpec, float], np.ndarray]
 
@@ -135,11 +147,11 @@ def _linear_dense(x, w):  # pragma: no cover - numba
 
 def _as3d(spec: LayerSpec) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...],
                                     tuple[int, ...], tuple[int, ...]]:
-    """(in_shape, out_shape, kernel, stride, padding) as 3-D (conv2d gets D = 1)."""
+    """(in_shape, conv_shape, kernel, stride, padding) as 3-D (conv2d gets D = 1)."""
     if spec.kind == "conv3d":
-        return spec.in_shape, spec.out_shape, spec.kernel, spec.stride, spec.padding
+        return spec.in_shape, spec.conv_shape, spec.kernel, spec.stride, spec.padding
     c, h, w = spec.in_shape
-    o, oh, ow = spec.out_shape
+    o, oh, ow = spec.conv_shape
     return ((c, 1, h, w), (o, 1, oh, ow), (1, *spec.kernel), (1, *spec.stride),
             (0, *spec.padding))
 
@@ -149,7 +161,8 @@ def integer_current(spec: LayerSpec, x: np.ndarray, w_int: np.ndarray, *,
     """Exact integer synaptic sums ``sum w_int * x`` of one layer for a batch.
 
     ``x``: (M, *in_shape) integers (``events``: bool spikes, scatter kernel; else any integers,
-    gather kernel). Returns int64 (M, *out_shape).
+    gather kernel). Returns int64 (M, *conv_shape): the sums before any pooling (conv_shape
+    is out_shape for a layer without ``pool``).
     """
     m = x.shape[0]
     w64 = np.ascontiguousarray(w_int, dtype=np.int64)
@@ -169,26 +182,118 @@ def integer_current(spec: LayerSpec, x: np.ndarray, w_int: np.ndarray, *,
         r = r.transpose(0, 4, 1, 2, 3)
     else:
         r = _conv3d_dense(np.ascontiguousarray(x5, dtype=np.int64), w5, *s, *p, *outs[1:])
-    return np.ascontiguousarray(r).reshape(m, *spec.out_shape)
+    return np.ascontiguousarray(r).reshape(m, *spec.conv_shape)
 
 
 # ----------------------------------------------------------------------------- replay
 
 
-def _lif(current: np.ndarray, timesteps: int, leak: float, threshold: float,
-         constant: bool) -> np.ndarray:
-    """LIF over T steps; current (N, ...) if constant else (N, T, ...). Spikes (N, T, ...)."""
+def _pool(x: np.ndarray, kernel: tuple[int, ...], stride: tuple[int, ...],
+          padding: tuple[int, ...], mode: str) -> np.ndarray:
+    """Pool x (M, C, *spatial) over each window, one window offset at a time in C order.
+
+    ``mode``: ``"max"`` (padding -inf), ``"sum"`` (padding 0, ``acc = 0.0; acc = acc + x`` per
+    offset), ``"avg"`` (the sum / prod(kernel)), ``"or"`` (bool, padding False).
+    """
+    spatial = x.shape[2:]
+    out = [(n + 2 * p - k) // s + 1 for n, k, s, p in zip(spatial, kernel, stride, padding,
+                                                         strict=True)]
+    fill = {"max": -np.inf, "or": False}.get(mode, 0.0)
+    if any(padding):
+        x = np.pad(x, [(0, 0), (0, 0), *((p, p) for p in padding)], constant_values=fill)
+    if mode == "or":
+        acc = np.zeros((*x.shape[:2], *out), dtype=bool)
+    elif mode == "max":
+        acc = np.full((*x.shape[:2], *out), -np.inf)
+    else:
+        acc = np.zeros((*x.shape[:2], *out), dtype=np.float64)
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        view = x[(slice(None), slice(None), *(
+            slice(o, o + s * (n - 1) + 1, s) for o, s, n in zip(offset, stride, out,
+                                                              strict=True)))]
+        if mode == "or":
+            acc |= view
+        elif mode == "max":
+            np.maximum(acc, view, out=acc)
+        else:
+            acc = acc + view
+    if mode == "avg":
+        acc = acc / float(math.prod(kernel))
+    return acc
+
+
+def pool_current(current: np.ndarray, pool: PoolSpec) -> np.ndarray:
+    """A layer's pooled current: float64 (M, C, *conv spatial) -> (M, C, *out spatial)."""
+    return _pool(current, pool.kernel, pool.stride, pool.padding, pool.kind)
+
+
+def pool_spikes(spikes: np.ndarray, spec: LayerSpec) -> np.ndarray:
+    """A maxpool layer's output: bool (M, *in_shape) -> (M, *out_shape), OR over windows."""
+    return _pool(np.asarray(spikes, dtype=bool), spec.kernel, spec.stride, spec.padding, "or")
+
+
+def _bias_current(spec: LayerSpec, trace: Trace) -> np.ndarray | None:
+    """``float64(bias) * bias_scale`` shaped (C, 1, ...) over conv_shape; None without bias."""
+    if spec.bias_scale is None:
+        return None
+    b = trace.bias(spec.name)
+    if b is None:
+        raise TraceError("the layer has a bias_scale but the trace no bias array",
+                         file=trace.path, key=f"bias/{spec.name}")
+    real = np.asarray(b).astype(np.float64) * float(spec.bias_scale)
+    return real.reshape((spec.out_channels,) + (1,) * (len(spec.conv_shape) - 1))
+
+
+def _neuron_input(spec: LayerSpec, cur: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+    """Synaptic current (M, *conv_shape) -> the neurons' input (M, *out_shape): bias, then
+    pooling. A layer with neither gets ``cur`` itself."""
+    if bias is not None:
+        cur = cur + bias
+    if spec.pool is not None:
+        cur = pool_current(cur, spec.pool)
+    return cur
+
+
+def _params(spec: LayerSpec) -> tuple[float | np.ndarray, float | np.ndarray]:
+    """(leak, threshold): floats, or per-channel arrays broadcast over out_shape."""
+    leak = spec.leak_array() if isinstance(spec.leak, tuple) else float(spec.leak)
+    th = spec.threshold_array() if isinstance(spec.threshold, tuple) else float(spec.threshold)
+    return leak, th
+
+
+def lif(current: np.ndarray, timesteps: int, leak: float | np.ndarray,
+         threshold: float | np.ndarray, constant: bool, reset: str = "subtract",
+         reset_delay: bool = False) -> np.ndarray:
+    """LIF over T steps; current (N, ...) if constant else (N, T, ...). Spikes (N, T, ...).
+
+    ``leak`` and ``threshold``: floats or arrays broadcast over the trailing dims (per
+    channel); ``reset``, ``reset_delay``: the reset of docs/trace-format.md §6.
+    """
     n = current.shape[0]
     shape = current.shape[1:] if constant else current.shape[2:]
     u = np.zeros((n, *shape), dtype=np.float64)
     out = np.empty((n, timesteps, *shape), dtype=bool)
+    subtract = reset == "subtract"
     for t in range(timesteps):
-        u = leak * u
-        u = u + (current if constant else current[:, t])
-        o = u > threshold
-        u = u - threshold * o
+        i_t = current if constant else current[:, t]
+        if not reset_delay:
+            u = leak * u
+            u = u + i_t
+            o = u > threshold
+            u = u - threshold * o if subtract else u * (1 - o)
+        else:
+            r = u > threshold
+            if subtract:
+                u = (leak * u + i_t) - r * threshold
+            else:
+                u = (1 - r) * u
+                u = leak * u + i_t
+            o = u > threshold
         out[:, t] = o
     return out
+
+
+_lif = lif  # the name before format v2
 
 
 def replay_trace(trace: Trace | str, *, first_layer_current: np.ndarray | FirstLayerHook |
@@ -196,12 +301,12 @@ def replay_trace(trace: Trace | str, *, first_layer_current: np.ndarray | FirstL
                  ) -> dict[str, Any]:
     """Re-run the trace's SNN and compare with its stored spikes and predictions.
 
-    Returns ``spike_agreement`` (fraction of all stored input-spike bits of all spiking layers
-    that the replay reproduces), ``prediction_agreement`` (fraction of samples whose replayed
-    class equals the stored prediction), ``accuracy`` (replayed class vs labels), and details:
-    ``layers`` (per spiking layer: ``mismatches``, ``bits``, ``agreement``, stored and
-    replayed ``spike_rate``), ``stored_accuracy``, ``num_samples``, ``predictions`` (list,
-    only with ``return_predictions``),
+    Returns ``spike_agreement`` (fraction of all stored input-spike bits of all spiking layers,
+    maxpool layers included, that the replay reproduces), ``prediction_agreement`` (fraction
+    of samples whose replayed class equals the stored prediction), ``accuracy`` (replayed
+    class vs labels), and details: ``layers`` (per spiking layer, by name: ``mismatches``,
+    ``bits``, ``agreement``, stored and replayed ``spike_rate``), ``stored_accuracy``,
+    ``num_samples``, ``predictions`` (list, only with ``return_predictions``),
     ``first_layer_hook`` (bool). The replay feeds each layer with its own replayed spikes
     (free-running), so an injected first-layer error propagates to the output.
     """
@@ -220,6 +325,8 @@ def replay_trace(trace: Trace | str, *, first_layer_current: np.ndarray | FirstL
     spec0 = layers[0]
     w0 = trace.weights[spec0.name]
     stored = {s.name: trace.spikes(s.name, cache=False) for s in layers[1:]}
+    biases = [_bias_current(s, trace) for s in layers]
+    params = [_params(s) for s in layers]
     for start in range(0, n, batch):
         sl = slice(start, min(n, start + batch))
         x = trace.input[sl]
@@ -234,13 +341,18 @@ def replay_trace(trace: Trace | str, *, first_layer_current: np.ndarray | FirstL
                                  dtype=np.float64)
             else:
                 cur = np.asarray(first_layer_current, dtype=np.float64)[sl]
-            if cur.shape == (nb_, t_steps, *spec0.out_shape):
+            if cur.shape == (nb_, t_steps, *spec0.conv_shape):
                 constant = False
-            elif cur.shape != (nb_, *spec0.out_shape):
+            elif cur.shape != (nb_, *spec0.conv_shape):
                 raise TraceError(f"first_layer_current has shape {cur.shape}, expected "
-                                 f"(N, {', '.join(map(str, spec0.out_shape))}) or with T",
+                                 f"(N, {', '.join(map(str, spec0.conv_shape))}) or with T",
                                  file=trace.path, key=f"weights/{spec0.name}")
-        s = _lif(cur, t_steps, float(spec0.leak), float(spec0.threshold), constant)
+        if constant:
+            cur = _neuron_input(spec0, cur, biases[0])
+        else:
+            cur = _neuron_input(spec0, cur.reshape(nb_ * t_steps, *spec0.conv_shape), biases[0])
+            cur = cur.reshape(nb_, t_steps, *spec0.out_shape)
+        s = lif(cur, t_steps, *params[0], constant, spec0.reset, spec0.reset_delay)
         for i in range(1, last + 1):
             spec = layers[i]
             s = s.reshape(nb_, t_steps, *spec.in_shape)
@@ -249,15 +361,20 @@ def replay_trace(trace: Trace | str, *, first_layer_current: np.ndarray | FirstL
             ones_stored[i] += int(np.count_nonzero(ref))
             ones_replayed[i] += int(np.count_nonzero(s))
             flat = s.reshape(nb_ * t_steps, *spec.in_shape)
+            if spec.is_pool:
+                s = pool_spikes(flat, spec).reshape(nb_, t_steps, *spec.out_shape)
+                continue
             cur = integer_current(spec, flat, trace.weights[spec.name], events=True)
             cur = cur.astype(np.float64) * float(spec.weight_scale)
+            cur = _neuron_input(spec, cur, biases[i])
             cur = cur.reshape(nb_, t_steps, *spec.out_shape)
+            leak, threshold = params[i]
             if i < last:
-                s = _lif(cur, t_steps, float(spec.leak), float(spec.threshold), False)
+                s = lif(cur, t_steps, leak, threshold, False, spec.reset, spec.reset_delay)
             else:
                 u = np.zeros((nb_, *spec.out_shape), dtype=np.float64)
                 for t in range(t_steps):
-                    u = float(spec.leak) * u
+                    u = leak * u
                     u = u + cur[:, t]
                 preds[sl] = u.reshape(nb_, -1).argmax(1)
     per_layer = {}

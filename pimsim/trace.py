@@ -1,8 +1,10 @@
-"""Trace format v1 (docs/trace-format.md): read, validate and write spike traces.
+"""Trace format v2 (docs/trace-format.md): read, validate and write spike traces.
 
-A trace is a ``np.savez_compressed`` archive holding the network (integer weights, thresholds,
-leaks, scales), the first layer's quantized analog input, the bit-packed input spikes of every
-spiking layer, labels and predictions. The reader opens the zip itself, never unpickles, and
+A trace is a ``np.savez_compressed`` archive holding the network (integer weights and biases,
+thresholds, leaks, scales, pooling, reset modes), the first layer's quantized analog input,
+the bit-packed input spikes of every spiking layer, labels and predictions. The reader reads
+versions 1 and 2 (v1 is v2 without biases, pooling, per-channel values and reset options);
+the writers write version 2. The reader opens the zip itself, never unpickles, and
 reads in bounded memory: the metadata first (at most :data:`MAX_META_BYTES`), then every
 member's ``.npy`` header, which must declare exactly the dtype and shape the metadata implies
 (at most :data:`MAX_TRACE_BYTES` in all), before any array data is inflated. It collects every
@@ -93,8 +95,12 @@ _LAYER_REQUIRED = {
     "out_shape": list,
     "input": str,
     "neuron": str,
-    "threshold": (int, float),
-    "leak": (int, float),
+}
+#: The fields of a weighted layer (conv, linear) beyond _LAYER_REQUIRED; threshold and leak,
+#: a number or a per-channel list, are checked by _channel_values.
+_NEURON_REQUIRED = {
+    "threshold": None,
+    "leak": None,
     "weight_scale": (int, float),
     "weight_bits": int,
 }
@@ -469,17 +475,57 @@ def _counts_ok(v: list[int], minimum: int) -> bool:
     return all(minimum <= x <= MAX_COUNT for x in v)
 
 
-def _check_values_of(raw: dict[str, Any], where: str, problems: Problems) -> None:
-    """The value rules of a layer's numbers (docs/trace-format.md §4)."""
-    threshold = _as_float(raw["threshold"])
-    if not (math.isfinite(threshold) and threshold > 0):
-        problems.add(f"{where}.threshold",
-                     f"expected a finite number > 0, got {_short(raw['threshold'])}")
-    leak = _as_float(raw["leak"])
-    if not (math.isfinite(leak) and 0 <= leak <= 1):
-        problems.add(f"{where}.leak",
-                     f"expected a finite number in [0, 1], got {_short(raw['leak'])} (the membrane "
-                     "is multiplied by the leak at every step: above 1 it would grow)")
+def _v2_only(version: Any) -> str:
+    return (f"is trace format v2, but meta.version is {_short(version)} (a v2 field needs "
+            "version 2)")
+
+
+def _channel_values(raw: dict[str, Any], key: str, where: str, channels: int, version: Any,
+                    problems: Problems) -> list[float] | None:
+    """A threshold or leak: a number, or (format v2) a list of one number per output channel.
+    Returns the values as floats (one for a number), None after a problem."""
+    value = raw[key]
+    if _check_type(value, (int, float)):
+        return [_as_float(value)]
+    if not isinstance(value, list):
+        problems.add(f"{where}.{key}", "expected a number, or a list of one number per output "
+                     "channel")
+        return None
+    if version == 1:
+        problems.add(f"{where}.{key}", f"a per-channel list {_v2_only(version)}")
+        return None
+    if len(value) != channels:
+        problems.add(f"{where}.{key}", f"a per-channel list of {len(value)} numbers; the layer "
+                     f"has {channels} output channels")
+        return None
+    out: list[float] = []
+    for j, v in enumerate(value):
+        if not _check_type(v, (int, float)):
+            problems.add(f"{where}.{key}[{j}]", f"expected a number, got {_short(v)}")
+            return None
+        out.append(_as_float(v))
+    return out
+
+
+def _check_values_of(raw: dict[str, Any], where: str, thresholds: list[float],
+                     leaks: list[float], problems: Problems) -> None:
+    """The value rules of a layer's numbers (docs/trace-format.md §4); ``thresholds`` and
+    ``leaks`` hold one value (a number) or one per channel (a list, keys ``[j]``)."""
+    listed = isinstance(raw["threshold"], list)
+    for j, threshold in enumerate(thresholds):
+        if not (math.isfinite(threshold) and threshold > 0):
+            key, value = ((f"threshold[{j}]", raw["threshold"][j]) if listed
+                          else ("threshold", raw["threshold"]))
+            problems.add(f"{where}.{key}", f"expected a finite number > 0, got {_short(value)}")
+            break
+    listed = isinstance(raw["leak"], list)
+    for j, leak in enumerate(leaks):
+        if not (math.isfinite(leak) and 0 <= leak <= 1):
+            key, value = (f"leak[{j}]", raw["leak"][j]) if listed else ("leak", raw["leak"])
+            problems.add(f"{where}.{key}",
+                         f"expected a finite number in [0, 1], got {_short(value)} (the membrane "
+                         "is multiplied by the leak at every step: above 1 it would grow)")
+            break
     scale = _as_float(raw["weight_scale"])
     if not (math.isfinite(scale) and scale > 0):
         problems.add(f"{where}.weight_scale",
@@ -488,14 +534,206 @@ def _check_values_of(raw: dict[str, Any], where: str, problems: Problems) -> Non
         problems.add(f"{where}.weight_bits", "expected an integer in [2, 16]")
 
 
+def _geometry(raw: dict[str, Any], where: str, nsp: int, what: str, problems: Problems, *,
+              pooling: bool) -> tuple[list[int], list[int], list[int]] | None:
+    """``kernel``, ``stride``, ``padding`` of ``raw`` (a conv or pool window): ``nsp`` integers
+    each, kernel and stride >= 1, padding >= 0 (and, for a pool, at most half the kernel)."""
+    ok = True
+    for key, minimum in (("kernel", 1), ("stride", 1), ("padding", 0)):
+        val = raw.get(key)
+        if not _is_int_list(val) or len(val) != nsp or not _counts_ok(val, minimum):
+            problems.add(f"{where}.{key}",
+                         f"expected {nsp} integers in [{minimum}, {MAX_COUNT}] for {what}")
+            ok = False
+    if not ok:
+        return None
+    kernel, stride, padding = raw["kernel"], raw["stride"], raw["padding"]
+    if pooling and any(2 * p > k for k, p in zip(kernel, padding, strict=True)):
+        problems.add(f"{where}.padding", f"{padding} exceeds half the kernel {kernel} (a pooling "
+                     "window must hold at least one input, as PyTorch requires)")
+        return None
+    return kernel, stride, padding
+
+
+def _out_spatial(n: list[int], kernel: list[int], stride: list[int],
+                 padding: list[int]) -> list[int]:
+    return [conv_out_size(a, k, s, p) for a, k, s, p in zip(n, kernel, stride, padding,
+                                                           strict=True)]
+
+
+def _parse_pool(raw: dict[str, Any], where: str, kind: str, version: Any,
+                problems: Problems) -> PoolSpec | None:
+    """The ``pool`` object of a weighted layer (None when absent or after a problem)."""
+    value = raw.get("pool")
+    if "pool" not in raw or (value is None and version != 1):
+        return None
+    key = f"{where}.pool"
+    if version == 1:
+        problems.add(key, _v2_only(version))
+        return None
+    if kind == "linear":
+        problems.add(key, "pooling applies to conv layers only (conv2d: 2-D, conv3d: 3-D), not "
+                     "to a linear layer")
+        return None
+    if not isinstance(value, dict):
+        problems.add(key, "expected an object with kind, kernel, stride and padding")
+        return None
+    if value.get("kind") not in POOL_MODES:
+        problems.add(f"{key}.kind", f"expected one of {', '.join(POOL_MODES)}, got "
+                     f"{_short(value.get('kind'))}")
+        return None
+    geo = _geometry(value, key, SPATIAL_DIMS[kind], f"the pool of a {kind} layer", problems,
+                    pooling=True)
+    if geo is None:
+        return None
+    return PoolSpec(value["kind"], *(tuple(g) for g in geo))
+
+
+def _parse_neuron_v2(raw: dict[str, Any], where: str, version: Any,
+                     problems: Problems) -> tuple[float | None, str, bool]:
+    """``bias_scale``, ``reset`` and ``reset_delay`` of a weighted layer (their defaults when
+    absent)."""
+    present = [key for key in ("bias_scale", "reset", "reset_delay") if key in raw]
+    if version == 1:
+        for key in present:
+            problems.add(f"{where}.{key}", _v2_only(version))
+        return None, "subtract", False
+    bias_scale = raw.get("bias_scale")
+    if bias_scale is not None:
+        value = _as_float(bias_scale) if _check_type(bias_scale, (int, float)) else math.nan
+        if not (math.isfinite(value) and value > 0):
+            problems.add(f"{where}.bias_scale", f"expected a finite number > 0 (or null: no "
+                         f"bias), got {_short(bias_scale)}")
+        bias_scale = value
+    reset = raw.get("reset", "subtract")
+    if reset not in RESET_MODES:
+        problems.add(f"{where}.reset", f"expected one of {', '.join(RESET_MODES)}, got "
+                     f"{_short(reset)}")
+    delay = raw.get("reset_delay", False)
+    if not isinstance(delay, bool):
+        problems.add(f"{where}.reset_delay", f"expected true or false, got {_short(delay)}")
+    return bias_scale, reset, delay is True
+
+
+def _parse_layer(raw: dict[str, Any], where: str, version: Any, weight_bits: int,
+                 problems: Problems) -> LayerSpec | None:
+    """One layer object whose common fields have their types (None after a problem)."""
+    name, kind = raw["name"], raw["kind"]
+    if kind not in LAYER_KINDS:
+        problems.add(f"{where}.kind", f"expected one of {', '.join(LAYER_KINDS)}, got "
+                     f"{_short(kind)}")
+        return None
+    is_pool = kind in POOL_KINDS
+    if is_pool and version == 1:
+        problems.add(f"{where}.kind", f"{kind} {_v2_only(version)}")
+        return None
+    if not is_pool:
+        ok = True
+        for key, typ in _NEURON_REQUIRED.items():
+            if key not in raw:
+                problems.add(f"{where}.{key}", "missing")
+                ok = False
+            elif typ is not None and not _check_type(raw[key], typ):
+                problems.add(f"{where}.{key}", f"expected {getattr(typ, '__name__', 'a number')}")
+                ok = False
+        if not ok:
+            return None
+    nsp = SPATIAL_DIMS[kind]
+    in_shape, out_shape = raw["in_shape"], raw["out_shape"]
+    shape_ok = True
+    for key, shape in (("in_shape", in_shape), ("out_shape", out_shape)):
+        if not _is_int_list(shape) or len(shape) != nsp + 1 or not _counts_ok(shape, 1):
+            problems.add(f"{where}.{key}", f"expected {nsp + 1} integers in [1, {MAX_COUNT}] "
+                         f"for {kind}")
+            shape_ok = False
+    if not shape_ok:
+        return None
+    kernel: list[int] = []
+    stride: list[int] = []
+    padding: list[int] = []
+    pool = None
+    if nsp:
+        geo = _geometry(raw, where, nsp, kind, problems, pooling=is_pool)
+        if geo is None:
+            return None
+        kernel, stride, padding = geo
+        expect = _out_spatial(in_shape[1:], kernel, stride, padding)
+        pool = None if is_pool else _parse_pool(raw, where, kind, version, problems)
+        if pool is not None:
+            if min(expect) < 1:
+                problems.add(f"{where}.kernel", f"the convolution's output {expect} is empty "
+                             "(kernel larger than the padded input)")
+                return None
+            conv = expect
+            expect = list(pool.out_spatial(tuple(conv)))
+            if expect != out_shape[1:]:
+                problems.add(f"{where}.out_shape", f"spatial dims {out_shape[1:]} do not follow "
+                             f"from the convolution's {conv} and the pool's kernel, stride and "
+                             f"padding (expected {expect})")
+        elif expect != out_shape[1:]:
+            problems.add(f"{where}.out_shape", f"spatial dims {out_shape[1:]} do not follow from "
+                         f"in_shape, kernel, stride and padding (expected {expect})")
+    elif "pool" in raw:
+        _parse_pool(raw, where, kind, version, problems)
+    if is_pool:
+        return _pool_layer(raw, where, weight_bits, problems)
+    if raw["input"] not in ("analog", "spikes"):
+        problems.add(f"{where}.input", "expected 'analog' or 'spikes'")
+    if raw["neuron"] not in ("lif", "integrator"):
+        problems.add(f"{where}.neuron", "expected 'lif' or 'integrator'")
+    thresholds = _channel_values(raw, "threshold", where, out_shape[0], version, problems)
+    leaks = _channel_values(raw, "leak", where, out_shape[0], version, problems)
+    if thresholds is None or leaks is None:
+        return None
+    _check_values_of(raw, where, thresholds, leaks, problems)
+    bias_scale, reset, reset_delay = _parse_neuron_v2(raw, where, version, problems)
+    return LayerSpec(
+        name=name, kind=kind, in_shape=tuple(in_shape), out_shape=tuple(out_shape),
+        kernel=tuple(kernel), stride=tuple(stride), padding=tuple(padding),
+        input=raw["input"], neuron=raw["neuron"],
+        threshold=tuple(thresholds) if isinstance(raw["threshold"], list) else thresholds[0],
+        leak=tuple(leaks) if isinstance(raw["leak"], list) else leaks[0],
+        weight_scale=_as_float(raw["weight_scale"]), weight_bits=int(raw["weight_bits"]),
+        bias_scale=bias_scale, pool=pool, reset=reset, reset_delay=reset_delay)
+
+
+def _pool_layer(raw: dict[str, Any], where: str, weight_bits: int,
+                problems: Problems) -> LayerSpec | None:
+    """A maxpool layer of spikes whose geometry passed; its neutral neuron fields filled."""
+    kind = raw["kind"]
+    if raw["in_shape"][0] != raw["out_shape"][0]:
+        problems.add(f"{where}.out_shape", f"{raw['out_shape'][0]} channels, but a {kind} "
+                     f"layer keeps its input's {raw['in_shape'][0]} (it pools each channel)")
+    if raw["input"] != "spikes":
+        problems.add(f"{where}.input", f"a {kind} layer pools spikes: expected 'spikes'")
+    if raw["neuron"] != "none":
+        problems.add(f"{where}.neuron", f"a {kind} layer has no neuron: expected 'none'")
+    for key in ("bias_scale", "pool"):
+        if raw.get(key) is not None:
+            problems.add(f"{where}.{key}", f"a {kind} layer has no weights, bias or current to "
+                         f"pool; {key} applies to conv and linear layers")
+    return LayerSpec(
+        name=raw["name"], kind=kind, in_shape=tuple(raw["in_shape"]),
+        out_shape=tuple(raw["out_shape"]), kernel=tuple(raw["kernel"]),
+        stride=tuple(raw["stride"]), padding=tuple(raw["padding"]), input=raw["input"],
+        neuron=raw["neuron"], threshold=1.0, leak=1.0, weight_scale=1.0, weight_bits=weight_bits)
+
+
 def parse_layers(meta: dict[str, Any], problems: Problems) -> list[LayerSpec]:
-    """Check the ``layers`` list of ``meta`` and build LayerSpecs (problems collected)."""
+    """Check the ``layers`` list of ``meta`` and build LayerSpecs (problems collected).
+
+    The trace format version is ``meta.version`` (a layer list without one, like the
+    ``--layers`` file of ``pimsim trace synth``, is read as the current version).
+    """
     layers: list[LayerSpec] = []
     raw_layers = meta.get("layers")
     if not isinstance(raw_layers, list) or not raw_layers:
         problems.add("meta.layers", "expected a non-empty list of layer objects")
         return layers
+    version = meta.get("version", FORMAT_VERSION)
+    bits = meta.get("weight_bits")
     names: set[str] = set()
+    parsed: list[tuple[int, dict[str, Any], str]] = []
     for i, raw in enumerate(raw_layers):
         where = f"meta.layers[{i}]"
         if not isinstance(raw, dict):
@@ -511,86 +749,42 @@ def parse_layers(meta: dict[str, Any], problems: Problems) -> list[LayerSpec]:
                 ok = False
         if not ok:
             continue
-        name, kind = raw["name"], raw["kind"]
+        name = raw["name"]
         where = f"meta.layers[{i}] ({name})"
         if name in names or not name or "/" in name:
             problems.add(f"{where}.name", "expected a unique non-empty name without '/'")
         names.add(name)
-        if kind not in LAYER_KINDS:
-            problems.add(f"{where}.kind",
-                         f"expected one of {', '.join(LAYER_KINDS)}, got {_short(kind)}")
-            continue
-        nsp = SPATIAL_DIMS[kind]
-        in_shape, out_shape = raw["in_shape"], raw["out_shape"]
-        shape_ok = True
-        for key, shape in (("in_shape", in_shape), ("out_shape", out_shape)):
-            if not _is_int_list(shape) or len(shape) != nsp + 1 or not _counts_ok(shape, 1):
-                problems.add(f"{where}.{key}", f"expected {nsp + 1} integers in [1, {MAX_COUNT}] "
-                             f"for {kind}")
-                shape_ok = False
-        if not shape_ok:
-            continue
-        kernel: list[int] = []
-        stride: list[int] = []
-        padding: list[int] = []
-        if nsp:
-            geo_ok = True
-            for key, minimum in (("kernel", 1), ("stride", 1), ("padding", 0)):
-                val = raw.get(key)
-                if not _is_int_list(val) or len(val) != nsp or not _counts_ok(val, minimum):
-                    problems.add(f"{where}.{key}",
-                                 f"expected {nsp} integers in [{minimum}, {MAX_COUNT}] for {kind}")
-                    geo_ok = False
-            if not geo_ok:
-                continue
-            kernel, stride, padding = raw["kernel"], raw["stride"], raw["padding"]
-            expect = [
-                conv_out_size(n, k, s, p)
-                for n, k, s, p in zip(in_shape[1:], kernel, stride, padding, strict=True)
-            ]
-            if expect != out_shape[1:]:
-                problems.add(
-                    f"{where}.out_shape",
-                    f"spatial dims {out_shape[1:]} do not follow from in_shape, kernel, stride "
-                    f"and padding (expected {expect})",
-                )
-        if raw["input"] not in ("analog", "spikes"):
-            problems.add(f"{where}.input", "expected 'analog' or 'spikes'")
-        if raw["neuron"] not in ("lif", "integrator"):
-            problems.add(f"{where}.neuron", "expected 'lif' or 'integrator'")
-        _check_values_of(raw, where, problems)
-        layers.append(
-            LayerSpec(
-                name=name,
-                kind=kind,
-                in_shape=tuple(in_shape),
-                out_shape=tuple(out_shape),
-                kernel=tuple(kernel),
-                stride=tuple(stride),
-                padding=tuple(padding),
-                input=raw["input"],
-                neuron=raw["neuron"],
-                threshold=_as_float(raw["threshold"]),
-                leak=_as_float(raw["leak"]),
-                weight_scale=_as_float(raw["weight_scale"]),
-                weight_bits=int(raw["weight_bits"]),
-            )
-        )
+        parsed.append((i, raw, where))
+    if not _check_type(bits, int):  # a layer list without a trace: the layers' widest
+        bits = max((r["weight_bits"] for _, r, _ in parsed
+                    if _check_type(r.get("weight_bits"), int)), default=8)
+    index: list[int] = []
+    for i, raw, where in parsed:
+        spec = _parse_layer(raw, where, version, bits, problems)
+        if spec is not None:
+            layers.append(spec)
+            index.append(i)
     # chain: first layer analog, others spikes; consecutive element counts equal
-    for i, spec in enumerate(layers):
+    last = len(raw_layers) - 1
+    for j, (i, spec) in enumerate(zip(index, layers, strict=True)):
+        where = f"meta.layers[{i}] ({spec.name})"
         if i == 0 and spec.input != "analog":
-            problems.add(f"meta.layers[0] ({spec.name}).input", "the first layer must be 'analog'")
+            problems.add(f"{where}.input", "the first layer must be 'analog'")
         if i > 0 and spec.input != "spikes":
-            problems.add(f"meta.layers[{i}] ({spec.name}).input", "expected 'spikes' after layer 0")
-        if i > 0 and layers[i - 1].out_size != spec.in_size:
+            problems.add(f"{where}.input", "expected 'spikes' after layer 0")
+        prev = layers[j - 1] if j > 0 and index[j - 1] == i - 1 else None
+        if prev is not None and prev.out_size != spec.in_size:
             problems.add(
-                f"meta.layers[{i}] ({spec.name}).in_shape",
+                f"{where}.in_shape",
                 f"{list(spec.in_shape)} has {spec.in_size} elements but the previous layer "
-                f"{layers[i - 1].name} outputs {list(layers[i - 1].out_shape)} = "
-                f"{layers[i - 1].out_size} (layer chain inconsistent)",
+                f"{prev.name} outputs {list(prev.out_shape)} = {prev.out_size} (layer chain "
+                "inconsistent)",
             )
-        if i < len(layers) - 1 and spec.neuron != "lif":
-            problems.add(f"meta.layers[{i}] ({spec.name}).neuron", "hidden layers must be 'lif'")
+        if i < last and spec.weighted and spec.neuron != "lif":
+            problems.add(f"{where}.neuron", "hidden layers must be 'lif'")
+        if i == last and spec.is_pool:
+            problems.add(f"{where}.kind", f"the last layer must have a neuron (it predicts); a "
+                         f"{spec.kind} layer cannot end the network")
     return layers
 
 
@@ -598,6 +792,7 @@ def parse_layers(meta: dict[str, Any], problems: Problems) -> list[LayerSpec]:
 _DTYPES: dict[str, tuple[type, ...]] = {
     "input": (np.uint8, np.uint16),
     "weights": (np.int8, np.int16),
+    "bias": (np.int32,),
     "spikes": (np.uint8,),
     "labels": (np.int64,),
     "predictions": (np.int64,),
@@ -615,7 +810,10 @@ def _implied_bytes(meta: dict[str, Any], layers: list[LayerSpec],
     n, t = meta["num_samples"], meta["timesteps"]
     counts: dict[str, int] = {"input": n * layers[0].in_size, "labels": n, "predictions": n}
     for spec in layers:
-        counts[f"weights/{spec.name}"] = math.prod(spec.weight_shape)
+        if spec.weighted:
+            counts[f"weights/{spec.name}"] = math.prod(spec.weight_shape)
+        if spec.bias_scale is not None:
+            counts[f"bias/{spec.name}"] = spec.out_channels
         if spec.input == "spikes":
             counts[f"spikes/{spec.name}"] = -(-n * t * spec.in_size // 8)
     out: dict[str, int] = {}
@@ -663,8 +861,15 @@ def check_declared(
     expected_keys = {"meta", *sizes}
     for key in sorted(expected_keys - set(arrays)):
         problems.add(key, "missing array")
+    version = meta.get("version", FORMAT_VERSION)
     for key in sorted(set(arrays) - expected_keys):
-        problems.add(key, "unexpected array (not in trace format v1 for these layers)")
+        if key.startswith("bias/") and version == 1:
+            problems.add(key, f"a bias array {_v2_only(version)}")
+        elif key.startswith("bias/") and key[5:] in {s.name for s in layers}:
+            problems.add(key, "unexpected array (the layer has no bias_scale, so no bias)")
+        else:
+            problems.add(key, f"unexpected array (not in trace format v{_short(version)} for "
+                         "these layers)")
 
     if "input" in arrays:
         x = arrays["input"]
@@ -679,12 +884,18 @@ def check_declared(
                 problems.add(key, f"expected int64 of shape ({n},), got {a.dtype} {a.shape}")
     for spec in layers:
         wkey = f"weights/{spec.name}"
-        if wkey in arrays:
+        if spec.weighted and wkey in arrays:
             w = arrays[wkey]
             if w.dtype not in _DTYPES["weights"]:
                 problems.add(wkey, f"expected dtype int8 or int16, got {w.dtype}")
             elif w.shape != spec.weight_shape:
                 problems.add(wkey, f"expected shape {spec.weight_shape}, got {w.shape}")
+        bkey = f"bias/{spec.name}"
+        if spec.bias_scale is not None and bkey in arrays:
+            b = arrays[bkey]
+            if b.dtype != np.int32 or b.shape != (spec.out_channels,):
+                problems.add(bkey, f"expected int32 of shape ({spec.out_channels},) (one integer "
+                             f"per output channel), got {b.dtype} {b.shape}")
         skey = f"spikes/{spec.name}"
         if spec.input == "spikes" and skey in arrays:
             s = arrays[skey]
@@ -718,8 +929,14 @@ def check_values(
             problems.add(key, f"values [{int(a.min())}, {int(a.max())}] outside the class range "
                          f"[0, {classes}) (the {classes} outputs of the last layer, {last})")
     for spec in layers:
+        b = arrays.get(f"bias/{spec.name}")
+        if b is not None and b.size and spec.bias_scale is not None:
+            top = int(np.abs(b.astype(np.int64)).max())
+            if not math.isfinite(top * spec.bias_scale):
+                problems.add(f"bias/{spec.name}", f"a bias of {top} times bias_scale "
+                             f"{spec.bias_scale!r} is beyond the float range")
         wkey = f"weights/{spec.name}"
-        w = arrays.get(wkey)
+        w = arrays.get(wkey) if spec.weighted else None
         if w is not None and w.size:
             lim = 2 ** (spec.weight_bits - 1)
             if int(w.min()) < -lim or int(w.max()) > lim - 1:
@@ -1102,7 +1319,7 @@ def _read_data(fh: Any, m: _Member, file: str, key: str) -> np.ndarray:
 
 
 def load_trace(path: str | os.PathLike[str]) -> Trace:
-    """Load and fully validate a v1 trace, in bounded memory and without pickles.
+    """Load and fully validate a v1 or v2 trace, in bounded memory and without pickles.
 
     Raises :class:`TraceError` naming the file and key on the first problem found.
     """
@@ -1153,11 +1370,12 @@ def _load_archive(zf: zipfile.ZipFile, fh: Any, file: str) -> Trace:
         meta=meta,
         layers=layers,
         input=arrays["input"],
-        weights={s.name: arrays[f"weights/{s.name}"] for s in layers},
+        weights={s.name: arrays[f"weights/{s.name}"] for s in layers if s.weighted},
         packed_spikes={s.name: arrays[f"spikes/{s.name}"] for s in layers if s.input == "spikes"},
         labels=arrays["labels"],
         predictions=arrays["predictions"],
         path=file,
+        biases={s.name: arrays[f"bias/{s.name}"] for s in layers if s.bias_scale is not None},
     )
 
 
@@ -1179,7 +1397,9 @@ def build_meta(
     provenance: dict[str, Any],
     metrics: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble the ``meta`` object of a v1 trace."""
+    """Assemble the ``meta`` object of a trace: version 2, each layer's v2 fields only where
+    they differ from their defaults (a network without v2 features gets the v1 meta with
+    version 2)."""
     meta: dict[str, Any] = {
         "format": FORMAT_NAME,
         "version": FORMAT_VERSION,
@@ -1207,11 +1427,16 @@ def save_trace(
     spikes: dict[str, np.ndarray],
     labels: np.ndarray,
     predictions: np.ndarray,
+    biases: dict[str, np.ndarray] | None = None,
 ) -> Path:
-    """Validate and write a v1 trace atomically (temp file + rename).
+    """Validate and write a trace atomically (temp file + rename), of the version ``meta``
+    declares (``build_meta`` writes 2).
 
-    ``spikes`` maps each spiking layer's name to its bool input spikes (N, T, *in_shape) or to
-    an already packed uint8 vector.
+    ``spikes`` maps each spiking layer's name (maxpool layers included) to its bool input
+    spikes (N, T, *in_shape) or to an already packed uint8 vector; ``weights`` each weighted
+    layer's name to its integer weights; ``biases`` each layer with a ``bias_scale`` to its
+    int32 (out_channels,) integer bias (written as ``bias/<name>``; arrays are written as
+    given and refused when of another dtype or shape).
     """
     file = str(path)
     problems = Problems(file)
@@ -1233,6 +1458,8 @@ def save_trace(
     }
     for name, w in weights.items():
         arrays[f"weights/{name}"] = np.asarray(w)
+    for name, b in (biases or {}).items():
+        arrays[f"bias/{name}"] = np.asarray(b)
     for name, s in spikes.items():
         s = np.asarray(s)
         arrays[f"spikes/{name}"] = s if s.dtype == np.uint8 and s.ndim == 1 else pack_spikes(s)
