@@ -20,10 +20,12 @@ def _warn(message: str) -> None:
 
 
 @click.command("sweep")
-@click.option("--hw", required=True, type=click.Path(dir_okay=False), help="base hardware YAML")
+@click.option("--hw", required=True, type=click.Path(dir_okay=False),
+              help="base hardware YAML, or a shipped config's name (pimsim configs)")
 @click.option("--trace", "traces", multiple=True, type=click.Path(dir_okay=False),
               help="trace .npz (repeatable: a trace dimension)")
-@click.option("--space", required=True, type=click.Path(dir_okay=False), help="sweep space YAML")
+@click.option("--space", required=True, type=click.Path(dir_okay=False),
+              help="sweep space YAML, or a shipped space's name (pimsim configs --spaces)")
 @click.option("--out", required=True, type=OUT_PATH,
               help="results .csv (or .parquet)")
 @click.option("--jobs", type=int, default=1, show_default=True, help="local worker processes")
@@ -43,10 +45,14 @@ def _warn(message: str) -> None:
 @click.option("--progress/--no-progress", default=True, show_default=True)
 @click.option("--connect-timeout", type=float, default=10.0, show_default=True,
               help="seconds to wait for the Dask scheduler")
+@click.option("--max-points", type=click.IntRange(min=1), default=None,
+              help="refuse a space with more points than this (before constraints); default: "
+                   "the space's max_points: key, else 1,000,000")
 def sweep_cmd(hw: str, traces: tuple[str, ...], space: str, out: str, jobs: int,
               scheduler: str | None, overwrite: bool, accuracy: bool, read_noise: float,
               noise_seed: int, batch_size: int | None, cache_dir: str | None,
-              no_disk_cache: bool, progress: bool, connect_timeout: float) -> None:
+              no_disk_cache: bool, progress: bool, connect_timeout: float,
+              max_points: int | None) -> None:
     """Evaluate a design space: one CSV row per (configuration, trace); resumable."""
     from pimsim.sweep import run_sweep
 
@@ -54,7 +60,8 @@ def sweep_cmd(hw: str, traces: tuple[str, ...], space: str, out: str, jobs: int,
                   overwrite=overwrite, accuracy=accuracy, read_noise_lsb=read_noise,
                   noise_seed=noise_seed, batch_size=batch_size, cache_dir=cache_dir,
                   disk_cache=not no_disk_cache, progress=progress,
-                  connect_timeout_s=connect_timeout, log=lambda m: click.echo(m, err=True))
+                  connect_timeout_s=connect_timeout, max_points=max_points,
+                  log=lambda m: click.echo(m, err=True))
     msg = (f"{out}: {s.rows} rows ({s.evaluated} evaluated now, {s.resumed} resumed) in "
            f"{s.seconds:.2f} s, {s.rate:,.0f} configurations/s on {s.workers} worker(s); "
            f"statistics: {s.stats_computed} computed, {s.stats_from_disk} from cache")

@@ -508,3 +508,20 @@ def test_yaml_text_of_a_resolved_config_loads_back(tmp_path):
     p = _write(tmp_path, resolved_yaml(cfg, origin=resolve_config("45nm_pim"), overrides={}))
     assert load_config(p).model_dump() == cfg.model_dump()
     assert yaml.safe_load(p.read_text())["name"] == cfg.name
+
+
+def test_max_points_flag_refuses_a_space_above_the_users_limit(tmp_path):
+    """--max-points lowers (or raises) the point limit; the count is in the message."""
+    space = tmp_path / "s.yaml"
+    space.write_text("strategy: grid\nparameters:\n  digital.pe_rows: [8, 16, 32]\n"
+                     "  digital.pe_cols: [8, 16]\n")
+    out = tmp_path / "x.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pimsim.cli", "sweep", "--hw", "45nm_pim", "--trace",
+         str(REPO / "traces" / "indian_pines.npz"), "--space", str(space), "--out", str(out),
+         "--max-points", "5", "--no-progress"], capture_output=True, text=True, timeout=120,
+        check=False)
+    assert proc.returncode == 2, proc.stderr
+    lines = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "6 points" in lines[0] and "5" in lines[0], lines
+    assert not out.exists()

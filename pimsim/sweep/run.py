@@ -123,6 +123,7 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
               scheduler: str | None = None, overwrite: bool = False, accuracy: bool = False,
               read_noise_lsb: float = 0.0, noise_seed: int = 0, batch_size: int | None = None,
               cache_dir: str | None = None, disk_cache: bool = True, progress: bool = True,
+              max_points: int | None = None,
               connect_timeout_s: float = 10.0, log: Callable[[str], None] | None = None
               ) -> SweepSummary:
     """Evaluate every point of a space on every trace into ``out`` (CSV or Parquet).
@@ -145,7 +146,7 @@ def run_sweep(hw: str, traces: Sequence[str], space_file: str, out: str, *, jobs
         check_output_path(path, key="--out", special=False)
     base = load_config(hw)
     raw = read_yaml(hw)
-    space = load_space(space_file, base)
+    space = load_space(space_file, base, max_points=max_points)
     trace_paths = list(traces) + space.traces
     if not trace_paths:
         raise SweepError("no trace: give --trace or a trace dimension in the space",
