@@ -535,9 +535,10 @@ def _check_values_of(raw: dict[str, Any], where: str, thresholds: list[float],
 
 
 def _geometry(raw: dict[str, Any], where: str, nsp: int, what: str, problems: Problems, *,
-              pooling: bool) -> tuple[list[int], list[int], list[int]] | None:
+              pooled: list[int] | None = None) -> tuple[list[int], list[int], list[int]] | None:
     """``kernel``, ``stride``, ``padding`` of ``raw`` (a conv or pool window): ``nsp`` integers
-    each, kernel and stride >= 1, padding >= 0 (and, for a pool, at most half the kernel)."""
+    each, kernel and stride >= 1, padding >= 0; for a pool of the map of spatial dims
+    ``pooled``, padding at most half the kernel and the kernel at most the map."""
     ok = True
     for key, minimum in (("kernel", 1), ("stride", 1), ("padding", 0)):
         val = raw.get(key)
@@ -548,9 +549,13 @@ def _geometry(raw: dict[str, Any], where: str, nsp: int, what: str, problems: Pr
     if not ok:
         return None
     kernel, stride, padding = raw["kernel"], raw["stride"], raw["padding"]
-    if pooling and any(2 * p > k for k, p in zip(kernel, padding, strict=True)):
+    if pooled is not None and any(2 * p > k for k, p in zip(kernel, padding, strict=True)):
         problems.add(f"{where}.padding", f"{padding} exceeds half the kernel {kernel} (a pooling "
                      "window must hold at least one input, as PyTorch requires)")
+        return None
+    if pooled is not None and any(k > n for k, n in zip(kernel, pooled, strict=True)):
+        problems.add(f"{where}.kernel", f"{kernel} exceeds the pooled map's spatial dims "
+                     f"{pooled} (a pooling window fits in its input)")
         return None
     return kernel, stride, padding
 
@@ -561,7 +566,7 @@ def _out_spatial(n: list[int], kernel: list[int], stride: list[int],
                                                            strict=True)]
 
 
-def _parse_pool(raw: dict[str, Any], where: str, kind: str, version: Any,
+def _parse_pool(raw: dict[str, Any], where: str, kind: str, version: Any, conv: list[int],
                 problems: Problems) -> PoolSpec | None:
     """The ``pool`` object of a weighted layer (None when absent or after a problem)."""
     value = raw.get("pool")
@@ -583,7 +588,7 @@ def _parse_pool(raw: dict[str, Any], where: str, kind: str, version: Any,
                      f"{_short(value.get('kind'))}")
         return None
     geo = _geometry(value, key, SPATIAL_DIMS[kind], f"the pool of a {kind} layer", problems,
-                    pooling=True)
+                    pooled=conv)
     if geo is None:
         return None
     return PoolSpec(value["kind"], *(tuple(g) for g in geo))
@@ -653,17 +658,18 @@ def _parse_layer(raw: dict[str, Any], where: str, version: Any, weight_bits: int
     padding: list[int] = []
     pool = None
     if nsp:
-        geo = _geometry(raw, where, nsp, kind, problems, pooling=is_pool)
+        geo = _geometry(raw, where, nsp, kind, problems,
+                        pooled=in_shape[1:] if is_pool else None)
         if geo is None:
             return None
         kernel, stride, padding = geo
         expect = _out_spatial(in_shape[1:], kernel, stride, padding)
-        pool = None if is_pool else _parse_pool(raw, where, kind, version, problems)
+        if not is_pool and raw.get("pool") is not None and min(expect) < 1:
+            problems.add(f"{where}.kernel", f"the convolution's output {expect} is empty "
+                         "(kernel larger than the padded input)")
+            return None
+        pool = None if is_pool else _parse_pool(raw, where, kind, version, expect, problems)
         if pool is not None:
-            if min(expect) < 1:
-                problems.add(f"{where}.kernel", f"the convolution's output {expect} is empty "
-                             "(kernel larger than the padded input)")
-                return None
             conv = expect
             expect = list(pool.out_spatial(tuple(conv)))
             if expect != out_shape[1:]:
@@ -674,7 +680,7 @@ def _parse_layer(raw: dict[str, Any], where: str, version: Any, weight_bits: int
             problems.add(f"{where}.out_shape", f"spatial dims {out_shape[1:]} do not follow from "
                          f"in_shape, kernel, stride and padding (expected {expect})")
     elif "pool" in raw:
-        _parse_pool(raw, where, kind, version, problems)
+        _parse_pool(raw, where, kind, version, [], problems)
     if is_pool:
         return _pool_layer(raw, where, weight_bits, problems)
     if raw["input"] not in ("analog", "spikes"):
@@ -856,6 +862,21 @@ def check_declared(
             f"num_samples = {n}, timesteps = {t} and the layer shapes declare {total} bytes "
             f"({_gib(total)}) of arrays, the largest {big} with {sizes[big]} bytes; a trace "
             f"holds at most {MAX_TRACE_BYTES} bytes ({_gib(MAX_TRACE_BYTES)})",
+        )
+        return False
+    # A pooled layer's pre-pool map is stored nowhere; it counts as if its spikes were (one bit
+    # per element, step and sample), so that it is bounded as a v1 layer's output map is.
+    hidden = {spec.name: -(-n * t * math.prod(spec.conv_shape) // 8)
+              for spec in layers if spec.pool is not None}
+    if hidden and total + sum(hidden.values()) > MAX_TRACE_BYTES:
+        big = max(hidden, key=lambda k: hidden[k])
+        problems.add(
+            "meta",
+            f"num_samples = {n}, timesteps = {t} and the pre-pool conv shape of "
+            f"{big}, {list(layers[[s.name for s in layers].index(big)].conv_shape)}, declare "
+            f"{total + sum(hidden.values())} bytes ({_gib(total + sum(hidden.values()))}) of "
+            f"arrays and pre-pool maps at one bit per element; a trace holds at most "
+            f"{MAX_TRACE_BYTES} bytes ({_gib(MAX_TRACE_BYTES)})",
         )
         return False
     expected_keys = {"meta", *sizes}
