@@ -1,4 +1,9 @@
-"""Export trained SNNs as trace format v1 (docs/trace-format.md).
+"""Export trained SNNs as traces (docs/trace-format.md).
+
+``export_run`` and ``export_torch_snn`` write networks without trace format v2 features (as
+below); :func:`export_snntorch` (in :mod:`pimsim.snn.export_snntorch`, re-exported here) writes
+snnTorch networks with biases, BatchNorm, pooling and snnTorch's reset modes
+(docs/own-network.md).
 
 The exported network is the *quantized* SNN, evaluated once more in float64 with integer
 arithmetic wherever the hardware has it, so that :func:`pimsim.replay.replay_trace` can
@@ -40,7 +45,17 @@ from pimsim.trace import LayerSpec, build_meta, conv_out_size, save_trace
 
 
 class ExportError(PimsimError):
-    """A model or request cannot be exported as a v1 trace."""
+    """A model or request cannot be exported as a trace."""
+
+
+def __getattr__(name: str) -> Any:
+    """``export_snntorch`` and ``ExportAgreementError`` live in
+    :mod:`pimsim.snn.export_snntorch` (imported on first use: it imports this module)."""
+    if name in ("export_snntorch", "ExportAgreementError"):
+        from pimsim.snn import export_snntorch as mod
+
+        return getattr(mod, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @torch.no_grad()
