@@ -46,7 +46,7 @@ from pimsim.trace import LayerSpec, Trace
 
 #: Version of the statistics' definitions and fields: bump it whenever a kernel's result or a
 #: stored field changes, so that on-disk caches (:mod:`pimsim.stats_cache`) are not reused.
-STATS_VERSION = 2
+STATS_VERSION = 3  # 3: pooled layers count events at their pre-pool (conv) geometry
 
 
 @kernel

@@ -53,7 +53,7 @@ def cli() -> None:
 @click.option("--hw", required=True, type=click.Path(dir_okay=False),
               help="hardware YAML, or a shipped config's name (pimsim configs)")
 @click.option("--trace", "trace_path", required=True, type=click.Path(dir_okay=False),
-              help="trace .npz (format v1)")
+              help="trace .npz (format v1 or v2, docs/trace-format.md)")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
 @click.option("--json", "json_out", type=OUT_PATH, help="write JSON here")
 @click.option("--csv", "csv_out", type=OUT_PATH,
@@ -82,7 +82,7 @@ def run(hw: str, trace_path: str, sets: tuple[str, ...], json_out: str | None,
 @click.option("--hw", required=True, type=click.Path(dir_okay=False),
               help="hardware YAML, or a shipped config's name (pimsim configs)")
 @click.option("--trace", "trace_path", required=True, type=click.Path(dir_okay=False),
-              help="trace .npz (format v1)")
+              help="trace .npz (format v1 or v2, docs/trace-format.md)")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help=SET_HELP)
 @click.option("--json", "json_out", type=OUT_PATH)
 def compare(hw: str, trace_path: str, sets: tuple[str, ...], json_out: str | None) -> None:
@@ -263,11 +263,12 @@ def indented_fields(obj: Any, indent: int = 0, width: int = 110) -> str:
 @trace.command("validate")
 @click.argument("path", type=click.Path(dir_okay=False))
 def trace_validate(path: str) -> None:
-    """Check a trace against format v1; exit 0 when valid, 2 with the problem otherwise."""
+    """Check a trace against its format (v1 or v2); exit 0 when valid, 2 with the problem
+    otherwise."""
     from pimsim.trace import load_trace
 
     tr = load_trace(path)
-    click.echo(f"{path}: valid pimsim trace v1 ({len(tr.layers)} layers, {tr.num_samples} "
+    click.echo(f"{path}: valid pimsim trace v{tr.version} ({len(tr.layers)} layers, {tr.num_samples} "
                f"samples, T = {tr.timesteps})")
 
 

@@ -24,7 +24,7 @@ class ConfigError(PimsimError):
 
 
 class TraceError(PimsimError):
-    """A trace file is missing, corrupt or inconsistent with format v1."""
+    """A trace file is missing, corrupt or inconsistent with its format (docs/trace-format.md)."""
 
 
 class SimulationError(PimsimError):

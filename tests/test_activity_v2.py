@@ -316,7 +316,7 @@ def test_disk_cache_versioned_round_trip(tmp_path):
     pim = pim_activity(trace, spec, 2)
     disk = DiskStatsCache(tmp_path)
     assert disk.version_dir == tmp_path / f"v{STATS_VERSION}-{__version__}"
-    assert STATS_VERSION == 2
+    assert STATS_VERSION == 3
     for key, value in ((("layer", "l", 3), layer), (("dense", "l", 3), dense_activity(spec, 3)),
                        (("pim", "l", 2), pim)):
         assert disk.get("ab" * 32, key) is None

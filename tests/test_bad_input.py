@@ -162,10 +162,10 @@ def test_weight_wider_than_pim(monkeypatch, capsys, good_trace):
 
 def test_wrong_version(monkeypatch, capsys, tmp_path, good_trace):
     def change(meta, arrays):
-        meta["version"] = 2
-    p = _rewrite(good_trace, tmp_path / "v2.npz", change)
+        meta["version"] = 3  # this pimsim reads versions 1 and 2
+    p = _rewrite(good_trace, tmp_path / "v3.npz", change)
     code, _, err = run_cli(monkeypatch, capsys, "trace", "info", p)
-    assert_one_line_error(code, err, "v2.npz", "meta.version")
+    assert_one_line_error(code, err, "v3.npz", "meta.version")
 
 
 def test_trace_info_and_validate_ok(monkeypatch, capsys, good_trace):

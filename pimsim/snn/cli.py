@@ -204,7 +204,7 @@ def train_cmd(dataset: str, data_dir: str, model: str, run_dir: str | None, fres
 @click.option("--seed", default=0, show_default=True, type=int, help="Sample selection seed.")
 @_one_line_errors
 def export_cmd(run_dir: str, out: str, samples: int, data_dir: str | None, seed: int) -> None:
-    """Export a trace (format v1) from a finished training run."""
+    """Export a trace (docs/trace-format.md) from a finished training run."""
     from pimsim.snn.export import export_run, trainer_from_run
 
     trainer = trainer_from_run(run_dir, data_dir=data_dir)
