@@ -299,10 +299,12 @@ class Pim(_Strict):
     e_dac_j: Float = _energy("energy of one DAC conversion per driven row, J")
     e_shift_add_j: Float = _energy("energy of one shift-add per conversion, J")
     t_bitline_s: Float = _time("bitline settle time of one read, s")
-    adc_model: Literal["walden", "sar", "flash"] = Field(
+    adc_model: Literal["walden", "sar", "flash", "sar_macro"] = Field(
         default="walden",
         description="walden: FOM_W x 2^b with adc_fom_j_per_step; sar/flash: the survey-fit "
-        "model of pimsim.models.adc at the config's node and supply")
+        "model of pimsim.models.adc at the config's node and supply; sar_macro: an in-macro "
+        "SAR, (periphery.sar_k1_f b + periphery.sar_k2_f 4^b) V^2 per conversion and the "
+        "ZigZag-IMC area fit (calibrated on in-macro ADCs, docs/model.md §5.4)")
     adc_sample_rate_hz: Float | None = _f(
         "ADC sample rate (sar/flash); conversion time 1/fs", why="1 Hz to 1 THz (the survey "
         "model itself stops lower)", default=None, ge=1, le=1e12)
@@ -333,6 +335,110 @@ class Pim(_Strict):
         default=True,
         description="time-multiplex the arrays when a layer needs more than num_arrays; "
         "false: such a layer is an error (a fixed macro)")
+    # ---- PIM macro v2 (issue 12): the macro's own published properties for the periphery
+    # model (pimsim.models.periphery); every shared model constant is in ``periphery``
+    macro_model: Literal["constants", "periphery"] = Field(
+        default="constants",
+        description="constants: the per-event energies e_wordline_j, e_cell_j, e_dac_j and "
+        "e_shift_add_j (cost model v2 as before issue 12); periphery: wordlines, bitline "
+        "precharge, compute caps or charge-domain cells, DACs or pulse generators, column "
+        "muxes, shift-add and control from the circuit equations of pimsim.models.periphery "
+        "with the shared constants of the periphery section (those four e_* keys are then "
+        "unused; docs/model.md §5.4)")
+    cell_area_m2: Float | None = _f(
+        "area of one macro cell at the macro's own node, m^2 (published bitcell area; sets "
+        "the wire pitch of wordlines and bitlines and the cell area; never technology-scaled); "
+        "None: area.pim_cell_m2 scaled to tech.node_nm", why=_M2, default=None, gt=0,
+        le=1e-6)
+    cell_aspect: Float = _f(
+        "cell width / cell height (the wordline runs along the width, the bitline along the "
+        "height); 1: square", why="a cell 100 x wider than tall is beyond any SRAM layout",
+        default=1.0, ge=0.01, le=100)
+    column_fold: Int = _f(
+        "physical columns folded onto one logical column (Jia et al. JSSC 2020: 768 x 768 "
+        "cells as 2304 logical rows x 256 columns, fold 3): the array is rows / fold cells "
+        "tall and cols x fold cells wide (ADC strip geometry only)",
+        why="a fold above 2^12 is beyond the array sides", default=1, gt=0, le=4096)
+    readout: Literal["current", "charge"] = Field(
+        default="current",
+        description="periphery model: current (cells discharge the bitlines, data-dependent "
+        "swing; with analog_weight_combine the slices are charge-shared on binary-weighted "
+        "compute caps) or charge (every active cell's compute capacitor is switched at "
+        "every read, periphery.cd_cell_f; the charge network itself combines the slices)")
+    precharge: Literal["data", "every_read"] = Field(
+        default="data",
+        description="periphery model: data (a bitline is restored by the swing its MAC "
+        "value caused) or every_read (every bitline of the array is precharged by the full "
+        "designed swing at every read, input-independent)")
+    pulse_generator: Literal["row_counter", "none"] = Field(
+        default="row_counter",
+        description="periphery model, dac_kind pulse_count: row_counter (one dac_bits-bit "
+        "counter per row, clocked on every pulse slot: input-independent, in pim_dac) or "
+        "none (pulses arrive from outside the macro)")
+    compute_cap_f: Float | None = _f(
+        "unit computation capacitor of the binary-weighted charge sharing, F (published "
+        "value); None: periphery.unit_cap_f", why="1 pF per unit is beyond any CIM "
+        "capacitor", default=None, gt=0, le=1e-12)
+    adc_acc_bits: Int = _f("accumulator width of the shift-add after the ADC, bits (periphery "
+                           "model)", why="what the cost model supports", default=16, ge=1,
+                           le=64, model_limit=True)
+
+
+_CAP = "1 pF is 10^3 x any unit capacitor or per-cell load of an SRAM macro"
+_K = "100 unit gates per cell or event is beyond any of the circuits these multiples describe"
+
+
+class Periphery(_Strict):
+    """Shared constants of the PIM macro periphery model (``pim.macro_model: periphery``;
+    equations in pimsim.models.periphery, docs/model.md §5.4). The same for every macro: a
+    calibration config never sets them (tests/test_calibration.py). Node-free or given at
+    ``gate_ref_node_nm``; the equations take the node and supply of ``tech``. Defaults carry
+    their sources in ``DEFAULT_SOURCES``."""
+
+    c_wire_f_per_m: Float = _f("on-chip wire capacitance, F/m (0.2e-9 = 0.2 fF/um)",
+                               why="10 fF/um is 50 x any on-chip wire", default=0.2e-9, ge=0,
+                               le=1e-8)
+    c_gate_f: Float = _f("input capacitance of a unit (NAND2) gate at gate_ref_node_nm, F",
+                         why=_CAP, default=0.7e-15, ge=0, le=1e-12)
+    gate_ref_node_nm: Float = _f("node at which c_gate_f is given, nm (C_g is linear in the "
+                                 "node)", why=_NODE, default=28.0, ge=1, le=1000)
+    k_ff: Float = _f("unit gates switched by a D flip-flop per clock", why=_K, default=3.0,
+                     ge=0, le=100)
+    k_fa: Float = _f("unit gates switched by a one-bit full adder per add", why=_K,
+                     default=6.0, ge=0, le=100)
+    k_cell_bl: Float = _f("unit gates of one cell's load on a bitline", why=_K, default=0.5,
+                          ge=0, le=100)
+    k_cell_wl: Float = _f("unit gates of one cell's load on a wordline", why=_K,
+                          default=0.25, ge=0, le=100)
+    k_mux: Float = _f("unit gates per column-mux select line switched per conversion",
+                      why=_K, default=1.0, ge=0, le=100)
+    sar_k1_f: Float = _f("SAR ADC energy per bit (comparator, logic, reference switching): "
+                         "E = (sar_k1_f b + sar_k2_f 4^b) V^2, F", why=_CAP + " per bit "
+                         "cycle (10 pF)", default=301.5e-15, ge=0, le=1e-11)
+    sar_k2_f: Float = _f("SAR ADC capacitive-DAC term per 4^b, F", why="1e-16 F x 4^12 x "
+                         "(10 V)^2 keeps one conversion below 1 uJ", default=1e-18, ge=0,
+                         le=1e-16)
+    sar_area_log10_um2_per_bit: Float = _f(
+        "SAR ADC area fit, slope: A = 10^(slope b + offset) 2^b um^2",
+        why="|slope| > 1 decade per bit is beyond any ADC", default=-0.0369, ge=-1, le=1)
+    sar_area_log10_um2_offset: Float = _f(
+        "SAR ADC area fit, offset (log10 um^2)", why="10^6 um^2 per step is beyond any ADC",
+        default=1.206, ge=-6, le=6)
+    dac_k0_f: Float = _f("voltage DAC energy per bit per conversion: E = dac_k0_f b V^2, F",
+                         why=_CAP + " per bit (10 pF)", default=50e-15, ge=0, le=1e-11)
+    cd_cell_f: Float = _f("switched capacitance of one charge-domain compute cell per read "
+                          "(its capacitor, local driver, share of the compute line), F",
+                          why=_CAP, default=5.33e-15, ge=0, le=1e-12)
+    unit_cap_f: Float = _f("unit computation capacitor of binary-weighted charge sharing when "
+                           "the macro publishes none (pim.compute_cap_f), F", why=_CAP,
+                           default=1e-15, ge=0, le=1e-12)
+    bl_swing_fraction: Float = _f("designed full-scale analog swing of a bitline or compute "
+                                  "cap, as a fraction of the supply", why="a fraction of "
+                                  "the supply", default=0.5, ge=0, le=1)
+    weight_one_fraction: Float = _f(
+        "mean stored cell value over its maximum (the data-dependent swings use it; the "
+        "trace's weights do not reach the PIM cost path)", why="a fraction",
+        default=0.5, ge=0, le=1)
 
 
 class Area(_Strict):
@@ -402,6 +508,7 @@ class HardwareConfig(_Strict):
     accounting: Accounting
     area: Area = Field(default_factory=Area)
     noc: Noc = Field(default_factory=Noc)
+    periphery: Periphery = Field(default_factory=Periphery)
     sources: dict[str, str] = Field(default_factory=dict)
 
 
@@ -417,7 +524,8 @@ def model_limited(key: str) -> bool:
 
 
 #: Keys that are physical constants and therefore need a source (a dotted key or a prefix).
-CONSTANT_SECTIONS = ("tech", "ops", "memory", "leakage", "pim", "area", "noc")
+CONSTANT_SECTIONS = ("tech", "ops", "memory", "leakage", "pim", "area", "noc",
+                     "periphery")
 
 #: Sources of the default ``area`` constants (added to a config's table unless it overrides
 #: them). Values at 45 nm; 40 nm Aladdin figures are carried to 45 nm by the Stillmaker & Baas
@@ -451,6 +559,63 @@ DEFAULT_SOURCES: dict[str, str] = {
         "transition, which random data makes with probability 1/4) = 0.041 pJ per bit per mm; "
         "repeaters and drivers are not included (Dally's 0.1-0.2 pJ/bit/mm for long wires, "
         "unverified here, would be 2.5-5x more; docs/sources.md 9)."),
+    # ---- PIM macro periphery (pimsim.models.periphery; docs/sources.md §6e)
+    "periphery.c_wire_f_per_m": (
+        "0.2 fF/um: NeuroSim's on-chip wire capacitance as used by CiMLoop's wire model "
+        "(mit-emze/cimloop workspace/models/components/accelergy_plug_ins/misc.py, class Wire, "
+        "'2e-10 from NeuroSim'); the figure behind noc.wire_j_per_bit_mm (docs/sources.md 9)."),
+    "periphery.c_gate_f": (
+        "ZigZag-IMC unit_cap, 0.7 fF: input capacitance of a NAND2 gate at 28 nm in the cost "
+        "model of J. Sun, P. Houshmand, M. Verhelst, 'Analog or Digital In-Memory Computing? "
+        "Benchmarking through Quantitative Modeling', ICCAD 2023 (arXiv 2305.18335; code "
+        "KULeuven-MICAS/zigzag-imc), fitted on seven 22/28 nm SRAM IMC chips."),
+    "periphery.gate_ref_node_nm": (
+        "ZigZag-IMC gives unit_cap at 28 nm and scales it linearly in the feature size (28 -> "
+        "22 nm); pimsim applies the same rule at every node."),
+    "periphery.k_ff": "ZigZag-IMC UnitDff (dimc_cost_model.py): 3 unit caps per flip-flop clock.",
+    "periphery.k_fa": (
+        "ZigZag-IMC one-bit adder (dimc_cost_model.py): 2 XOR2 of 1.5 unit caps + 3 NAND2 = 6 "
+        "unit caps per full adder."),
+    "periphery.k_cell_bl": "ZigZag-IMC: unit_cap / 2 of bitline capacitance per cell.",
+    "periphery.k_cell_wl": (
+        "Assumption: a cell loads a read wordline with one minimum access gate, 1/4 of a NAND2 "
+        "input (which drives a 2x NMOS and a 2x PMOS gate)."),
+    "periphery.k_mux": (
+        "Assumption: one unit gate (a transmission gate's select input) per column-mux select "
+        "line; two select lines switch per conversion."),
+    "periphery.sar_k1_f": (
+        "Derived from H. Jia et al., 'A Programmable Heterogeneous Microprocessor Based on "
+        "Bit-Scalable In-Memory Computing', IEEE JSSC 55(9) 2609-2621, 2020, "
+        "doi:10.1109/JSSC.2020.2987714, Table I: 8-b column ADC 1.79 pJ per conversion at "
+        "0.85 V, as transcribed in CiMLoop's jia_jssc_2020 tests (mit-emze/cimloop "
+        "workspace/models/arch/1_macro/jia_jssc_2020/_tests.py); not checked in the original. "
+        "k1 = (1.79 pJ / 0.85^2 - sar_k2_f 4^8) / 8 = 301.5 fF in ZigZag-IMC's SAR form "
+        "(k1 b + k2 4^b) V^2 (ZigZag-IMC's own k1, 100 fF, is 65 % low on Jia's and Wang et "
+        "al.'s measured in-macro 8-b ADCs; docs/validation.md)."),
+    "periphery.sar_k2_f": (
+        "ZigZag-IMC ADC model (aimc_cost_model.py; Sun et al. ICCAD 2023): k2 = 0.001 fF."),
+    "periphery.sar_area_log10_um2_per_bit": (
+        "ZigZag-IMC ADC.calculate_area: A = 10^(-0.0369 b + 1.206) 2^b um^2 for b < 12 "
+        "(Sun et al. ICCAD 2023, fitted on in-macro ADCs)."),
+    "periphery.sar_area_log10_um2_offset": "ZigZag-IMC ADC.calculate_area (as the slope).",
+    "periphery.dac_k0_f": (
+        "ZigZag-IMC dac_energy_k0 = 50 fF per bit (aimc_cost_model.py, 'from the TinyML "
+        "paper'; Sun et al. ICCAD 2023)."),
+    "periphery.cd_cell_f": (
+        "Derived from Jia et al. JSSC 2020 (doi:10.1109/JSSC.2020.2987714) Table I: CiM "
+        "energy (row drivers, cells, capacitors, column drivers) 9.7 pJ per column of 2304 "
+        "cells at 0.85 V, as transcribed in CiMLoop's jia_jssc_2020 tests; not checked in the "
+        "original. c_cd = (9.7 pJ - this model's wordline, bitline and control share of one "
+        "column, 0.822 pJ) / (2304 x 0.85^2) = 5.33 fF (tests/test_calibration.py re-derives "
+        "it)."),
+    "periphery.unit_cap_f": (
+        "1 fF: the unit computation capacitor of CiMLoop's model of Sinangil et al. JSSC 2021 "
+        "(mit-emze/cimloop 1_macro/sinangil_jssc_2021); a model value, not a published one."),
+    "periphery.bl_swing_fraction": (
+        "Assumption: a designed full-scale analog swing of half the supply."),
+    "periphery.weight_one_fraction": (
+        "Assumption: stored bits are 1 with probability 1/2, the 50 % data assumption of "
+        "CiMLoop and ZigZag-IMC."),
 }
 _NOT_CONSTANT = {
     "ops.add_scaling", "ops.mult_scaling", "pim.enabled", "pim.input_mode",
@@ -462,6 +627,7 @@ _NOT_CONSTANT = {
     "pim.wordline_ref_cols",
     "memory.sram_word_bits", "memory.sram_ref_word_bits", "tech.clock_hz", "tech.node_nm", "tech.vdd_v",
     "pim.adc_sample_rate_hz", "pim.pulse_period_s",
+    "pim.cell_aspect", "pim.column_fold", "pim.adc_acc_bits",
 }
 
 

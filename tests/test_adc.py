@@ -46,3 +46,23 @@ def test_conversion_time_sar_flash_and_sample_rate():
     c = load_config("hw_configs/45nm_pim.yaml", {"pim.adc_model": "sar",
                                                  "pim.adc_sample_rate_hz": 2e8})
     assert adc.conversion_time_s(c) == pytest.approx(5e-9)
+
+
+def test_sar_macro_energy_area_and_range():
+    """sar_macro: (k1 b + k2 4^b) V^2 with the shared periphery constants, no node term;
+    the ZigZag-IMC area fit, node-free; 1-11 bits."""
+    c = load_config("hw_configs/45nm_pim.yaml")  # adc_model sar_macro, 6 b, 0.9 V
+    q = c.periphery
+    assert c.pim.adc_model == "sar_macro"
+    # (301.5 fF x 6 + 0.001 fF x 4096) x 0.81 V^2 = (1809 + 4.096) x 0.81 fJ = 1468.6 fJ
+    assert adc.conversion_energy_j(c) == pytest.approx((1809e-15 + 4.096e-15) * 0.81)
+    assert q.sar_k1_f == pytest.approx(301.5e-15)
+    c7 = load_config("hw_configs/7nm_pim.yaml")  # 0.7 V: the same capacitance, V^2 only
+    assert adc.conversion_energy_j(c7) == pytest.approx(adc.conversion_energy_j(c)
+                                                        * (0.7 / 0.9) ** 2)
+    assert adc.adc_area_m2(c7) == pytest.approx(adc.adc_area_m2(c))
+    assert adc.adc_area_m2(c) == pytest.approx(10 ** (-0.0369 * 6 + 1.206) * 64e-12)
+    assert adc.conversion_time_s(c) == pytest.approx(6 * c.pim.adc_t_per_bit_s)
+    with pytest.raises(ConfigError, match="pim.adc_bits"):
+        load_config("hw_configs/45nm_pim.yaml", {"pim.adc_bits": 12})
+    assert load_config("hw_configs/45nm_pim.yaml", {"pim.adc_bits": 11}).pim.adc_bits == 11

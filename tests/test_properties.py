@@ -144,6 +144,16 @@ ENERGY_KEYS = ["ops.int_add_8b_j", "ops.int_add_32b_j", "ops.int_mult_32b_j", "o
                "pim.e_dac_j", "pim.e_shift_add_j", "pim.adc_fom_j_per_step",
                "leakage.sram_w_per_bit", "leakage.pe_w", "leakage.pim_w_per_array",
                "noc.wire_j_per_bit_mm"]
+#: Shared constants of the PIM periphery model (pim.macro_model periphery): every energy is
+#: linear in each (the two fractions start at 0.05 so that x10 stays within their bounds).
+PERIPHERY_KEYS = ["periphery.c_wire_f_per_m", "periphery.c_gate_f", "periphery.k_ff",
+                  "periphery.k_fa", "periphery.k_cell_bl", "periphery.k_cell_wl",
+                  "periphery.k_mux", "periphery.sar_k1_f", "periphery.sar_k2_f",
+                  "periphery.dac_k0_f", "periphery.cd_cell_f", "periphery.unit_cap_f",
+                  "periphery.bl_swing_fraction", "periphery.weight_one_fraction"]
+ENERGY_KEYS += PERIPHERY_KEYS
+PERIPHERY_BASE = {"pim.macro_model": "periphery", "pim.adc_model": "sar_macro",
+                  "periphery.bl_swing_fraction": 0.05, "periphery.weight_one_fraction": 0.05}
 OPS_KEYS = ["ops.int_add_8b_j", "ops.int_add_32b_j", "ops.int_mult_8b_j", "ops.int_mult_32b_j",
             "ops.fp32_add_j", "ops.fp32_mult_j"]
 COMPUTE = ("compute", "neuron_update")
@@ -156,9 +166,15 @@ def _value(cfg, key):
 
 @QUICK
 @given(key=st.sampled_from(ENERGY_KEYS), a=st.floats(0.1, 10), b=st.floats(0.1, 10),
-       pim=st.booleans(), system=st.sampled_from(["snn", "snn", "fp32", "int"]))
-def test_energy_is_affine_in_each_per_op_energy(trace, key, a, b, pim, system):
+       pim=st.booleans(), system=st.sampled_from(["snn", "snn", "fp32", "int"]),
+       circuit=st.sampled_from([("current", False, "level"), ("current", True, "pulse_count"),
+                                ("charge", True, "level")]))
+def test_energy_is_affine_in_each_per_op_energy(trace, key, a, b, pim, system, circuit):
     base = {"pim.enabled": pim, "pim.input_mode": "dac", "pim.dac_bits": 2, "pim.e_dac_j": 1e-15}
+    if key.startswith("periphery."):
+        readout, combine, kind = circuit
+        base.update({**PERIPHERY_BASE, "pim.readout": readout, "pim.dac_kind": kind,
+                     "pim.analog_weight_combine": combine, "pim.pulse_period_s": 1e-9})
     v0 = _value(_cfg(base), key)
     runs = [_run(_cfg({**base, key: v0 * m}), trace, system) for m in (1e-3, a, b)]
     e = [r.energy_j for r in runs]

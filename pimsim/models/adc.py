@@ -18,6 +18,15 @@ Three models, chosen by ``pim.adc_model``:
   assumption stated in docs/model.md); valid for 1-8 bits. Conversion time: one comparator
   decision, ``adc_t_per_bit_s``, or 1 / ``adc_sample_rate_hz``.
 
+* ``sar_macro``: an SAR ADC inside a CIM macro, E = (k1 b + k2 4^b) V^2 per conversion
+  (:func:`pimsim.models.periphery.sar_adc_energy_j`, the form of ZigZag-IMC's ADC model) with
+  the shared ``periphery.sar_k1_f`` (from the measured in-macro 8-b ADC of Jia et al. JSSC
+  2020) and ``periphery.sar_k2_f`` (ZigZag-IMC) at tech.vdd_v; no node term (in-macro SAR
+  energy is node-flat: Jia's 65 nm and Wang et al.'s 22 nm 8-b ADCs cost 2.48 and 2.66 pJ at
+  1 V, docs/validation.md). Valid for 1-11 bits (the area fit's range); conversion time as
+  ``sar``. Area: the ZigZag-IMC fit 10^(slope b + offset) 2^b um^2, node-free
+  (:func:`pimsim.models.periphery.sar_adc_area_m2`).
+
 Node and supply: the 45 nm figures are taken at 1.0 V (the HP45 nominal supply; the fit has no
 supply input: assumption) and carried to (tech.node_nm, tech.vdd_v) with the Stillmaker & Baas
 energy factor (:mod:`pimsim.models.scaling`); for 65 nm this gives x1.95 where the survey fit's
@@ -39,7 +48,7 @@ import math
 import numpy as np
 
 from pimsim.errors import ConfigError
-from pimsim.models import scaling
+from pimsim.models import periphery, scaling
 
 #: Energy per conversion at 45 nm, J (hwcomponents-adc 1.0.21, 10-100 MS/s; docs/sources.md §6a).
 SAR_45NM_J: dict[int, float] = {4: 1.75e-12, 5: 1.78e-12, 6: 2.02e-12, 7: 2.49e-12,
@@ -48,7 +57,7 @@ SAR_45NM_J: dict[int, float] = {4: 1.75e-12, 5: 1.78e-12, 6: 2.02e-12, 7: 2.49e-
 SAR_AREA_45NM_M2: dict[int, float] = {4: 5565e-12, 5: 5587e-12, 6: 5807e-12, 7: 6181e-12,
                                       8: 6694e-12, 10: 8151e-12}
 REF_NODE_NM, REF_VDD_V = 45.0, 1.0
-MAX_BITS = {"sar": 10, "flash": 8, "walden": 12}
+MAX_BITS = {"sar": 10, "flash": 8, "walden": 12, "sar_macro": 11}
 MAX_SAMPLE_RATE_HZ = 1.0e9
 
 
@@ -98,6 +107,10 @@ def conversion_energy_j(cfg) -> float:  # type: ignore[no-untyped-def]
     p = cfg.pim
     if p.adc_model == "walden":
         return p.adc_fom_j_per_step * (2.0**np.asarray(p.adc_bits))
+    if p.adc_model == "sar_macro":
+        q = cfg.periphery
+        return periphery.sar_adc_energy_j(1.0, p.adc_bits, cfg.tech.vdd_v, q.sar_k1_f,
+                                          q.sar_k2_f)
     return survey_energy_j(p.adc_model, p.adc_bits, cfg.tech.node_nm, cfg.tech.vdd_v,
                            cfg.tech.device)
 
@@ -114,7 +127,12 @@ def conversion_time_s(cfg) -> float:  # type: ignore[no-untyped-def]
 
 
 def adc_area_m2(cfg) -> float:  # type: ignore[no-untyped-def]
-    """Area of one of the config's PIM ADCs, m^2 (walden: the SAR survey area)."""
+    """Area of one of the config's PIM ADCs, m^2 (walden: the SAR survey area; sar_macro:
+    the ZigZag-IMC in-macro fit)."""
     p = cfg.pim
+    if p.adc_model == "sar_macro":
+        q = cfg.periphery
+        return periphery.sar_adc_area_m2(p.adc_bits, q.sar_area_log10_um2_per_bit,
+                                         q.sar_area_log10_um2_offset)
     model = "flash" if p.adc_model == "flash" else "sar"
     return survey_area_m2(model, np.minimum(p.adc_bits, MAX_BITS[model]), cfg.tech.node_nm)

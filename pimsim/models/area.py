@@ -6,10 +6,12 @@ Baas area factor s = A(tech.node_nm) / A(reference) (:func:`pimsim.models.scalin
 
 PIM macro (``num_arrays`` arrays of R x C cells; N_adc = ceil(C / cols_per_adc) ADCs each):
 
-    A_pim = num_arrays x s x (R C a_cell + R a_wl + C a_col + N_adc a_shift_add) + num_arrays
+    A_pim = num_arrays x (R C A_cell + s (R a_wl + C a_col + N_adc a_shift_add)) + num_arrays
             x N_adc x A_adc(adc_bits, node)
 
-with A_adc from :func:`pimsim.models.adc.adc_area_m2` (already at the node).
+with A_cell = ``pim.cell_area_m2`` (a published cell area at the macro's own node) or
+s x a_cell, and A_adc from :func:`pimsim.models.adc.adc_area_m2` (already at the node;
+``sar_macro``: the node-free ZigZag-IMC fit).
 
 Digital core (R_pe x C_pe PEs; the weight, membrane and spike buffers):
 
@@ -37,13 +39,20 @@ def _s(cfg: HardwareConfig) -> float:
     return scaling.area_factor(cfg.area.reference_node_nm, cfg.tech.node_nm)
 
 
+def pim_cell_area_m2(cfg: HardwareConfig) -> float:
+    """Area of one PIM cell at the config's node, m^2: ``pim.cell_area_m2`` when given (never
+    scaled), else ``area.pim_cell_m2`` x s."""
+    p = cfg.pim
+    return p.cell_area_m2 if p.cell_area_m2 is not None else cfg.area.pim_cell_m2 * _s(cfg)
+
+
 def pim_area_m2(cfg: HardwareConfig) -> dict[str, float]:
     """Area of the PIM macro by component, m^2 (cells, adc, wordline, column, shift_add)."""
     p, a, s = cfg.pim, cfg.area, _s(cfg)
     n_adc = ceil_div(p.cols, p.cols_per_adc)
     k = p.num_arrays
     return {
-        "pim_cells": k * s * p.rows * p.cols * a.pim_cell_m2,
+        "pim_cells": k * p.rows * p.cols * pim_cell_area_m2(cfg),
         "pim_adc": k * n_adc * adc.adc_area_m2(cfg),
         "pim_wordline": k * s * p.rows * a.wordline_driver_m2,
         "pim_column": k * s * p.cols * a.column_periphery_m2,

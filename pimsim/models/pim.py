@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from pimsim.activity import LayerActivity, PimActivity
-from pimsim.models import adc, area, tech
+from pimsim.models import adc, area, periphery, tech
 from pimsim.models.base import ceil_div
 from pimsim.models.digital import (
     bias_and_pool,
@@ -148,15 +148,108 @@ def read_time_s(cfg: Any, slices: Num) -> Num:
     return np.maximum(t_analog, t_conv) if p.pipelined_readout else t_analog + t_conv
 
 
+def cell_geometry(cfg: Any) -> tuple[Num, Num, Num]:
+    """(cell area m^2, cell width m, cell height m): ``pim.cell_area_m2`` at the macro's own
+    node when given, else ``area.pim_cell_m2`` scaled to tech.node_nm; width = sqrt(A x
+    aspect), height = sqrt(A / aspect) (:func:`pimsim.models.periphery.cell_pitch_m`)."""
+    a_cell = area.pim_cell_area_m2(cfg)
+    w, h = periphery.cell_pitch_m(a_cell, cfg.pim.cell_aspect)
+    return a_cell, w, h
+
+
 def adc_fit(cfg: Any) -> tuple[Num, Num]:
     """(height of the ADC strip under one array, the array's own height), m: the
-    ceil(cols / cols_per_adc) ADCs of one array share its width cols x sqrt(a_cell)."""
+    ceil(cols / cols_per_adc) ADCs of one array share its width cols x fold x cell width
+    (:func:`pimsim.models.periphery.adc_strip_height_m`); the array is rows / fold cells
+    tall."""
     p = cfg.pim
-    s = area.scale(cfg)
-    pitch = np.sqrt(cfg.area.pim_cell_m2 * s)
+    a_cell, w, h = cell_geometry(cfg)
     n_adc = ceil_div(p.cols, p.cols_per_adc)
-    width = np.where(pitch > 0, p.cols * pitch, np.inf)  # no cell area: nothing to fit
-    return n_adc * adc.adc_area_m2(cfg) / width, p.rows * pitch
+    width = np.where(a_cell > 0, p.cols * p.column_fold * w, np.inf)  # no cell area: no fit
+    strip = periphery.adc_strip_height_m(n_adc, adc.adc_area_m2(cfg), width)
+    return strip, p.rows / p.column_fold * h
+
+
+#: Periphery parts (``detail["pim_parts_j"]``) that do not depend on the data, for macros that
+#: publish an input-independent / data-dependent split (Sinangil et al. JSSC 2021).
+INPUT_INDEPENDENT = ("pulse_generator", "precharge", "cd_cells", "adc", "column_mux",
+                     "control")
+#: Which energy component each periphery part is folded into (docs/model.md §5.4, §6).
+PART_COMPONENT = {"wordline": "pim_wordline", "control": "pim_wordline",
+                  "dac": "pim_dac", "pulse_generator": "pim_dac",
+                  "bitline": "pim_cell", "precharge": "pim_cell", "compute_caps": "pim_cell",
+                  "cd_cells": "pim_cell", "adc": "pim_adc", "column_mux": "pim_adc",
+                  "shift_add": "pim_shift_add", "correction": "pim_shift_add"}
+
+
+def periphery_parts(spec: LayerSpec, pact: PimActivity, cfg: Any, geo: dict[str, Num], *,
+                    n: int, passes: int, phases: int, g: int, conversions: Num
+                    ) -> dict[str, Num]:
+    """Energy of the macro by periphery part, J, totals over the trace
+    (``pim.macro_model: periphery``; equations of :mod:`pimsim.models.periphery`, counts in
+    the module doc and docs/model.md §5.4)."""
+    p, q = cfg.pim, cfg.periphery
+    v = cfg.tech.vdd_v
+    cg = periphery.gate_cap_f(cfg.tech.node_nm, q.c_gate_f, q.gate_ref_node_nm)
+    _, w_cell, h_cell = cell_geometry(cfg)
+    pulse = p.input_mode == "dac" and p.dac_kind == "pulse_count"
+    full = 2 ** g - 1  # largest phase code
+    codes = float(pact.code_sums.sum())  # sum of phase codes over rows, positions, samples
+    driven = float(pact.driven_rows.sum())
+    x_frac = codes * passes / full  # sum over rows and reads of code / largest code
+    positions = spec.conv_positions
+    k_rows, a_col = geo["k_rows"], geo["col_arrays"]
+    per_phase = positions * n * passes * phases  # (position, sample, pass, phase) evaluations
+    reads = per_phase * geo["row_groups"] * a_col
+    # data-dependent swings: sum over reads and columns of MAC / full-scale MAC (full scale:
+    # rows_per_read rows at the largest code, every stored value at its maximum)
+    col_frac = x_frac * geo["cols_used"] * q.weight_one_fraction / p.rows_per_read
+    swing = q.bl_swing_fraction * v
+    parts: dict[str, Num] = {}
+    # read wordlines: a pulse-count code k is k full-swing pulses; a bit-serial bit or a DAC
+    # level charges the line to code / largest code of the supply
+    drives = (codes * passes if pulse else x_frac) * a_col
+    parts["wordline"] = periphery.wordline_energy_j(drives, p.cols, w_cell, cg, v, q.k_cell_wl,
+                                                    q.c_wire_f_per_m)
+    parts["control"] = periphery.control_energy_j(reads, p.rows_per_read, p.cols, cg, v,
+                                                  q.k_ff)
+    if pulse:
+        if p.pulse_generator == "row_counter":
+            parts["pulse_generator"] = periphery.pulse_generator_energy_j(
+                per_phase * k_rows * a_col, g, cg, v, 1.0, q.k_ff)
+    elif p.input_mode == "dac":
+        parts["dac"] = periphery.voltage_dac_energy_j(driven * passes * a_col, g, v,
+                                                      q.dac_k0_f)
+    # bitlines (current domain: discharged by the cells; charge domain: the compute lines)
+    if p.precharge == "every_read":
+        parts["precharge"] = periphery.bitline_energy_j(reads, p.cols, p.rows, h_cell, cg, v,
+                                                        swing, q.k_cell_bl, q.c_wire_f_per_m)
+    else:
+        parts["bitline"] = periphery.bitline_energy_j(col_frac, 1.0, p.rows, h_cell, cg, v,
+                                                      swing, q.k_cell_bl, q.c_wire_f_per_m)
+    if p.readout == "charge":
+        parts["cd_cells"] = periphery.charge_domain_cells_energy_j(
+            per_phase * k_rows * geo["cols_used"], v, q.cd_cell_f)
+    elif p.analog_weight_combine:
+        # slice j of a weight charges 2^(j bpc) unit caps to the swing of its column
+        units = (2.0 ** (p.bits_per_cell * geo["slices"]) - 1) / (2.0 ** p.bits_per_cell - 1)
+        c_u = p.compute_cap_f if p.compute_cap_f is not None else q.unit_cap_f
+        parts["compute_caps"] = periphery.compute_cap_energy_j(
+            units * spec.out_channels * x_frac * q.weight_one_fraction / p.rows_per_read,
+            c_u, v, swing)
+    parts["adc"] = conversions * adc.conversion_energy_j(cfg)
+    mux = (ceil_div(p.cols_per_adc, geo["slices"]) if p.analog_weight_combine
+           else p.cols_per_adc)
+    parts["column_mux"] = periphery.column_mux_energy_j(conversions, mux, cg, v, q.k_mux)
+    parts["shift_add"] = periphery.shift_add_energy_j(conversions, p.adc_acc_bits, cg, v,
+                                                      q.k_fa, q.k_ff)
+    if p.analog_weight_combine:
+        # offset-binary weights: one correction add per conversion and the input-code sum
+        # (an adder tree over the K codes of a phase) per position and phase
+        parts["correction"] = (
+            periphery.adder_energy_j(conversions, p.adc_acc_bits, cg, v, q.k_fa)
+            + periphery.adder_tree_energy_j(per_phase, k_rows, g, cg, v, q.k_fa))
+    return parts
 
 
 def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg: Any,
@@ -165,7 +258,7 @@ def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg
     p, d = cfg.pim, cfg.digital
     n, t, pl = ctx.n, ctx.t, ctx.placement
     geo = pim_geometry(spec, cfg)
-    phases, _ = input_phases(cfg, ctx.input_bits)
+    phases, g = input_phases(cfg, ctx.input_bits)
     passes = 1 if d.first_layer_reuse else t
     positions = spec.conv_positions  # the pre-pool positions when the current is pooled
     pulse = p.input_mode == "dac" and p.dac_kind == "pulse_count"
@@ -194,6 +287,13 @@ def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg
                                                                  write=True),
         "neuron_update": neuron_energy(cfg, spec.out_size * t * n),
     }
+    detail: dict[str, Any] = {}
+    if p.macro_model == "periphery":
+        parts = periphery_parts(spec, pact, cfg, geo, n=n, passes=passes, phases=phases, g=g,
+                                conversions=conversions)
+        for comp in ("pim_wordline", "pim_cell", "pim_dac", "pim_adc", "pim_shift_add"):
+            energy[comp] = sum((v for k, v in parts.items() if PART_COMPONENT[k] == comp), 0.0)
+        detail["pim_parts_j"] = {k: v / n for k, v in parts.items()}
     tr = Traffic()
     tr.read("dram", "weights", spec.out_channels * spec.fan_in * spec.weight_bits * loads)
     image_load(tr, ctx)
@@ -224,12 +324,16 @@ def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg
                "array_utilisation": cells * geo["copies"]
                / (geo["swaps"] * p.num_arrays * p.rows * p.cols * p.bits_per_cell)}
     strip, height = adc_fit(cfg)
+    mapping["adc_strip_height_m"] = strip
     mapping["adc_strip_over_array_height"] = strip / np.where(height > 0, height, np.inf)
     notes = []
     if np.ndim(strip) == 0 and np.ndim(height) == 0 and height > 0 and strip > height:
+        _, w_cell, _ = cell_geometry(cfg)
+        fit = periphery.min_cols_per_adc(adc.adc_area_m2(cfg), p.column_fold * w_cell, height)
         notes.append(f"{spec.name}: the {ceil_div(p.cols, p.cols_per_adc)} ADCs of an array "
                      f"need a {strip * 1e6:.0f} um strip under its {height * 1e6:.0f} um: "
-                     "the ADC area model does not fit the column pitch")
+                     "the ADC area model does not fit the column pitch (a strip no taller "
+                     f"than the array needs {fit:.0f} columns per ADC)")
     return assemble(name=spec.name, engine="pim", cfg=cfg, ctx=ctx, traffic=tr,
                     delivery_bits=delivery, compute_cycles=updates_cycles,
                     extra_cycles={"pim": t_pim * cfg.tech.clock_hz},
@@ -237,5 +341,5 @@ def cost_pim_layer(spec: LayerSpec, dense: LayerActivity, pact: PimActivity, cfg
                          "macs": spec.out_channels * dense.events * n * passes,
                          "neuron_updates": spec.out_size * t * n, **v2_ops},
                     energy=energy, mapping=mapping,
-                    detail={"pim_time_s": t_pim, "t_read_s": t_read},
+                    detail={"pim_time_s": t_pim, "t_read_s": t_read, **detail},
                     invalid=bad, reason=reason, reason_key=reason_key, warnings=notes)
