@@ -644,8 +644,9 @@ NOTES = [
     ("* **Fits and predictions.** Two shared constants, periphery.sar_k1_f and "
      "periphery.cd_cell_f, are derived from one operating point (Jia et al., 0.85 V), which "
      "is therefore a fit; every other row is a prediction. Taking both constants from "
-     "Wang et al.'s breakdown instead (k1 324 fF, c_cd 5.99 fF) would predict Jia within "
-     "-9 % (0.85 V) and -5 % (1.2 V) (issue 12 research notes)."),
+     "Wang et al.'s breakdown instead (k1 324 fF, c_cd 5.95 fF: its ADC and MAC shares at "
+     "1.0 V) predicts Jia at -8.9 % (0.85 V) and -4.7 % (1.2 V) with this model: the honest "
+     "prediction error of the two fitted constants."),
     ("* **Throughput.** Where a macro publishes its access time (Sinangil; Si has no "
      "throughput figure), the config states it and the throughput checks only the mapping "
      "(MACs per read). Elsewhere the read time is the model's (pulse train and ADC "
