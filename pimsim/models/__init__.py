@@ -7,4 +7,4 @@ Each model takes a layer, its activity statistics and a config, and returns a
 #: Version of the cost equations; part of every sweep fingerprint (the statistics cache is
 #: keyed by pimsim.activity.STATS_VERSION and the pimsim version), so a model change is never
 #: masked by stale results.
-COST_MODEL_VERSION = 2
+COST_MODEL_VERSION = 3
