@@ -680,14 +680,16 @@ NOTES = [
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m pimsim.validate", description=__doc__)
     ap.add_argument("--json", help="write the anchors as JSON here")
-    ap.add_argument("--md", default=os.path.join(ROOT, "docs", "validation.md"),
-                    help="Markdown report path (default docs/validation.md)")
+    ap.add_argument("--md", default=None,
+                    help="write the Markdown report here (docs/validation.md is made with "
+                         "--md docs/validation.md; nothing is written without it)")
     ap.add_argument("--no-paper", action="store_true", help="skip the traces/ comparison")
     args = ap.parse_args(argv)
     report = collect(ROOT, paper=not args.no_paper)
     from pimsim.report import atomic_write_text
 
-    atomic_write_text(args.md, markdown(report))
+    if args.md:
+        atomic_write_text(args.md, markdown(report))
     if args.json:
         atomic_write_text(args.json, json.dumps({"anchors": report["anchors"]}, indent=2,
                                                 default=float) + "\n")
