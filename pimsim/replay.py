@@ -232,19 +232,24 @@ def pool_spikes(spikes: np.ndarray, spec: LayerSpec) -> np.ndarray:
     return _pool(np.asarray(spikes, dtype=bool), spec.kernel, spec.stride, spec.padding, "or")
 
 
-def _bias_current(spec: LayerSpec, trace: Trace) -> np.ndarray | None:
+def bias_current(spec: LayerSpec, bias: np.ndarray | None) -> np.ndarray | None:
     """``float64(bias) * bias_scale`` shaped (C, 1, ...) over conv_shape; None without bias."""
-    if spec.bias_scale is None:
+    if spec.bias_scale is None or bias is None:
         return None
-    b = trace.bias(spec.name)
-    if b is None:
-        raise TraceError("the layer has a bias_scale but the trace no bias array",
-                         file=trace.path, key=f"bias/{spec.name}")
-    real = np.asarray(b).astype(np.float64) * float(spec.bias_scale)
+    real = np.asarray(bias).astype(np.float64) * float(spec.bias_scale)
     return real.reshape((spec.out_channels,) + (1,) * (len(spec.conv_shape) - 1))
 
 
-def _neuron_input(spec: LayerSpec, cur: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+def _bias_current(spec: LayerSpec, trace: Trace) -> np.ndarray | None:
+    """:func:`bias_current` of a trace's layer (a bias_scale without its array is an error)."""
+    b = trace.bias(spec.name)
+    if spec.bias_scale is not None and b is None:
+        raise TraceError("the layer has a bias_scale but the trace no bias array",
+                         file=trace.path, key=f"bias/{spec.name}")
+    return bias_current(spec, b)
+
+
+def neuron_input(spec: LayerSpec, cur: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     """Synaptic current (M, *conv_shape) -> the neurons' input (M, *out_shape): bias, then
     pooling. A layer with neither gets ``cur`` itself."""
     if bias is not None:
@@ -254,7 +259,7 @@ def _neuron_input(spec: LayerSpec, cur: np.ndarray, bias: np.ndarray | None) -> 
     return cur
 
 
-def _params(spec: LayerSpec) -> tuple[float | np.ndarray, float | np.ndarray]:
+def neuron_params(spec: LayerSpec) -> tuple[float | np.ndarray, float | np.ndarray]:
     """(leak, threshold): floats, or per-channel arrays broadcast over out_shape."""
     leak = spec.leak_array() if isinstance(spec.leak, tuple) else float(spec.leak)
     th = spec.threshold_array() if isinstance(spec.threshold, tuple) else float(spec.threshold)
@@ -296,6 +301,16 @@ def lif(current: np.ndarray, timesteps: int, leak: float | np.ndarray,
 _lif = lif  # the name before format v2
 
 
+def integrate(current: np.ndarray, timesteps: int, leak: float | np.ndarray) -> np.ndarray:
+    """The output layer's integrator over T steps: ``u = leak * u; u = u + I(t)``, from
+    ``u = 0``; current (N, T, ...) -> the final membrane (N, ...)."""
+    u = np.zeros(current.shape[:1] + current.shape[2:], dtype=np.float64)
+    for t in range(timesteps):
+        u = leak * u
+        u = u + current[:, t]
+    return u
+
+
 def replay_trace(trace: Trace | str, *, first_layer_current: np.ndarray | FirstLayerHook |
                  None = None, batch: int = 8, return_predictions: bool = False
                  ) -> dict[str, Any]:
@@ -326,7 +341,7 @@ def replay_trace(trace: Trace | str, *, first_layer_current: np.ndarray | FirstL
     w0 = trace.weights[spec0.name]
     stored = {s.name: trace.spikes(s.name, cache=False) for s in layers[1:]}
     biases = [_bias_current(s, trace) for s in layers]
-    params = [_params(s) for s in layers]
+    params = [neuron_params(s) for s in layers]
     for start in range(0, n, batch):
         sl = slice(start, min(n, start + batch))
         x = trace.input[sl]
@@ -348,9 +363,9 @@ def replay_trace(trace: Trace | str, *, first_layer_current: np.ndarray | FirstL
                                  f"(N, {', '.join(map(str, spec0.conv_shape))}) or with T",
                                  file=trace.path, key=f"weights/{spec0.name}")
         if constant:
-            cur = _neuron_input(spec0, cur, biases[0])
+            cur = neuron_input(spec0, cur, biases[0])
         else:
-            cur = _neuron_input(spec0, cur.reshape(nb_ * t_steps, *spec0.conv_shape), biases[0])
+            cur = neuron_input(spec0, cur.reshape(nb_ * t_steps, *spec0.conv_shape), biases[0])
             cur = cur.reshape(nb_, t_steps, *spec0.out_shape)
         s = lif(cur, t_steps, *params[0], constant, spec0.reset, spec0.reset_delay)
         for i in range(1, last + 1):
@@ -366,16 +381,13 @@ def replay_trace(trace: Trace | str, *, first_layer_current: np.ndarray | FirstL
                 continue
             cur = integer_current(spec, flat, trace.weights[spec.name], events=True)
             cur = cur.astype(np.float64) * float(spec.weight_scale)
-            cur = _neuron_input(spec, cur, biases[i])
+            cur = neuron_input(spec, cur, biases[i])
             cur = cur.reshape(nb_, t_steps, *spec.out_shape)
             leak, threshold = params[i]
             if i < last:
                 s = lif(cur, t_steps, leak, threshold, False, spec.reset, spec.reset_delay)
             else:
-                u = np.zeros((nb_, *spec.out_shape), dtype=np.float64)
-                for t in range(t_steps):
-                    u = leak * u
-                    u = u + cur[:, t]
+                u = integrate(cur, t_steps, leak)
                 preds[sl] = u.reshape(nb_, -1).argmax(1)
     per_layer = {}
     total_bits = 0

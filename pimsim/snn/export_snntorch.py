@@ -436,21 +436,10 @@ def _current(spec: LayerSpec, s: torch.Tensor, w: np.ndarray, scale: float,
              bias: np.ndarray | None) -> np.ndarray:
     """The neurons' input (M, *out_shape): ``float64(sum w_int * s) * scale``, then ``+
     float64(bias) * bias_scale`` and the pool, in :mod:`pimsim.replay`'s order."""
-    from pimsim.replay import pool_current
+    from pimsim.replay import bias_current, neuron_input
 
     acc = layer_conv(spec, s, torch.from_numpy(w.astype(np.float64)))  # exact integers
-    cur = acc.numpy() * scale
-    if bias is not None:
-        cur = cur + (bias.astype(np.float64) * float(spec.bias_scale)).reshape(
-            (spec.out_channels,) + (1,) * (len(spec.conv_shape) - 1))
-    return cur if spec.pool is None else pool_current(cur, spec.pool)
-
-
-def _params(spec: LayerSpec) -> tuple[float | np.ndarray, float | np.ndarray]:
-    """(leak, threshold): floats, or per-channel arrays broadcast over out_shape."""
-    return (spec.leak_array() if isinstance(spec.leak, tuple) else float(spec.leak),
-            spec.threshold_array() if isinstance(spec.threshold, tuple)
-            else float(spec.threshold))
+    return neuron_input(spec, acc.numpy() * scale, bias_current(spec, bias))
 
 
 @torch.no_grad()
@@ -461,7 +450,7 @@ def pimsim_forward(specs: list[LayerSpec], weights: dict[str, np.ndarray],
     """The trace's network as pimsim replays it (:mod:`pimsim.replay`'s pooling and LIF, the
     integer sums by PyTorch in float64, exact): every layer's output spikes (bool (N, T,
     *out_shape); None for the output layer) and the output layer's final membrane (N, K)."""
-    from pimsim.replay import lif, pool_spikes
+    from pimsim.replay import integrate, lif, neuron_params, pool_spikes
 
     n = x_int.shape[0]
     outs: list[list[np.ndarray]] = [[] for _ in specs[:-1]]
@@ -472,7 +461,7 @@ def pimsim_forward(specs: list[LayerSpec], weights: dict[str, np.ndarray],
         s0 = specs[0]
         cur = _current(s0, xb, weights[s0.name],
                        float(s0.weight_scale) * float(input_scale), biases.get(s0.name))
-        s = lif(cur, timesteps, *_params(s0), True, s0.reset, s0.reset_delay)
+        s = lif(cur, timesteps, *neuron_params(s0), True, s0.reset, s0.reset_delay)
         outs[0].append(s)
         for i, spec in enumerate(specs[1:], start=1):
             flat = s.reshape(nb * timesteps, *spec.in_shape)
@@ -483,16 +472,12 @@ def pimsim_forward(specs: list[LayerSpec], weights: dict[str, np.ndarray],
             cur = _current(spec, torch.from_numpy(flat.astype(np.float64)),
                            weights[spec.name], float(spec.weight_scale), biases.get(spec.name))
             cur = cur.reshape(nb, timesteps, *spec.out_shape)
-            leak, threshold = _params(spec)
+            leak, threshold = neuron_params(spec)
             if i < len(specs) - 1:
                 s = lif(cur, timesteps, leak, threshold, False, spec.reset, spec.reset_delay)
                 outs[i].append(s)
             else:  # the integrator
-                u = np.zeros((nb, *spec.out_shape), dtype=np.float64)
-                for t in range(timesteps):
-                    u = leak * u
-                    u = u + cur[:, t]
-                final.append(u.reshape(nb, -1))
+                final.append(integrate(cur, timesteps, leak).reshape(nb, -1))
     return [np.concatenate(o, 0) for o in outs] + [None], np.concatenate(final, 0)
 
 
